@@ -1,0 +1,61 @@
+# Thin wrapper over CMake. The README's quick start is `make run` and `make test`.
+BUILD    ?= build
+ASAN     ?= build-asan
+FUZZ     ?= build-fuzz
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+FLEET    ?= inventories/datacenter.yml
+SETUP     = tools/setup.sh
+
+.PHONY: all setup build run test test-asan bench fuzz clean help
+
+all: build
+
+help:
+	@echo "make run        set up, build, validate the example fleet and print its port plan"
+	@echo "make test       set up, build and run the whole test suite (ctest)"
+	@echo "make test-asan  the same suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+	@echo "make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS (default 30)"
+	@echo "make bench      run the benchmarks in tests/bench (installs the peers they compare against)"
+
+setup:
+	@$(SETUP)
+
+$(BUILD)/Makefile: CMakeLists.txt
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: setup $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/fleetup validate $(FLEET)
+	./$(BUILD)/fleetup nodes $(FLEET)
+	./$(BUILD)/fleetup ports $(FLEET)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: setup
+	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DFLEETUP_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN) -j $(JOBS)
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j $(JOBS)
+
+FUZZ_SECONDS ?= 30
+fuzz: setup
+	@cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DFLEETUP_FUZZ=ON -DFLEETUP_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ) -j $(JOBS)
+	@for t in $(FUZZ)/tests/fuzz/fuzz_*; do \
+		name=$$(basename $$t); corpus=tests/fuzz/corpus/$${name#fuzz_}; \
+		work=$$(mktemp -d); cp -r $$corpus/. $$work/ 2>/dev/null; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+			-dict=tests/fuzz/yaml.dict -print_final_stats=1 $$work 2>&1 | tail -n 12 || exit 1; \
+		rm -rf $$work; \
+	done
+
+bench: build
+	@$(SETUP) --bench
+	tests/bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

@@ -1,0 +1,34 @@
+/* The command line: one function per subcommand plus the helpers they share.
+ * Exit codes everywhere: 0 success, 1 work done with failures, 2 bad usage or bad input. */
+#ifndef FU_CLI_H
+#define FU_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/fleet.h"
+
+enum { FU_EXIT_OK = 0, FU_EXIT_FAILURES = 1, FU_EXIT_USAGE = 2 };
+
+int fu_cli_main(int argc, char **argv);
+
+int fu_cmd_validate(int argc, char **argv);
+int fu_cmd_nodes(int argc, char **argv);
+int fu_cmd_ports(int argc, char **argv);
+
+/* Loads FLEET, prints its diagnostics to stderr (as JSON on stdout when json is set)
+ * and returns NULL when it is invalid. */
+fu_fleet_t *fu_cli_load_fleet(const char *path, bool json);
+/* Prints "fleetup CMD: message" and a hint to --help on stderr; returns FU_EXIT_USAGE. */
+int fu_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A TCP port 1..65535. */
+bool fu_cli_parse_port(const char *s, uint16_t *out);
+
+/* --limit PATTERN: Ansible-style host patterns over a loaded fleet.
+ * Terms separated by ',' or ':'; each is a node name, a group name, a glob (web*),
+ * '~REGEX', or 'label=value'. '&TERM' intersects, '!TERM' excludes.
+ * Fills sel[nnodes] with the selection; returns 0, or -1 with a message in err. */
+int fu_limit_select(const fu_fleet_t *f, const char *pattern, bool *sel, char *err, size_t errlen);
+
+#endif
