@@ -1,0 +1,111 @@
+/* Subcommand dispatch, top-level help, and the helpers every command shares. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cli.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command_t;
+
+static const command_t commands[] = {
+    {"validate", fu_cmd_validate, "check a fleet file; every error as FILE:LINE:COL"},
+    {"nodes", fu_cmd_nodes, "list the fleet's nodes after inheritance (--json, --limit)"},
+    {"ports", fu_cmd_ports, "the ports each node needs, per phase and direction; firewall rules"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fleetup COMMAND [ARGS...]\n"
+            "\n"
+            "fleetup inventories and updates the firmware and software of server fleets:\n"
+            "operating systems over SSH, BMCs such as iLO over Redfish, in waves under a\n"
+            "failure budget. A FLEET is a fleetup fleet file (starts with 'fleetup: 1') or an\n"
+            "unchanged Ansible YAML inventory.\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\n"
+            "examples:\n"
+            "  fleetup validate inventories/datacenter.yml\n"
+            "  fleetup nodes inventories/ansible-hosts.yml --limit 'web:&rack=r01' --json\n"
+            "  fleetup ports inventories/datacenter.yml --firewall nft > fleetup.nft\n"
+            "\n"
+            "'fleetup COMMAND --help' explains a command. Exit codes: 0 success, 1 work done\n"
+            "with failures, 2 bad usage or bad input. The fleet file format: docs/fleet-file.md.\n");
+}
+
+int fu_cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return FU_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        if (argc > 2 && strcmp(cmd, "help") == 0) {
+            char *args[] = {argv[2], "--help", NULL};
+            for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (strcmp(argv[2], commands[i].name) == 0)
+                    return commands[i].fn(2, args);
+        }
+        usage(stdout);
+        return FU_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("fleetup %s\n", FU_VERSION);
+        return FU_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "fleetup: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return FU_EXIT_USAGE;
+}
+
+int fu_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "fleetup %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\ntry 'fleetup %s --help'\n", cmd);
+    return FU_EXIT_USAGE;
+}
+
+bool fu_cli_parse_port(const char *s, uint16_t *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (s[0] == '\0' || *end != '\0' || errno || v < 1 || v > 65535)
+        return false;
+    *out = (uint16_t)v;
+    return true;
+}
+
+fu_fleet_t *fu_cli_load_fleet(const char *path, bool json)
+{
+    fu_diag_t d;
+    fu_diag_init(&d);
+    fu_fleet_t *f = fu_fleet_load(path, &d);
+    if (json && f == NULL) {
+        fu_diag_print_json(&d, stdout);
+    } else {
+        fu_diag_print(&d, stderr);
+    }
+    if (f == NULL)
+        fprintf(stderr, "fleetup: %s: %zu error%s; nothing was done\n", path, d.errors,
+                d.errors == 1 ? "" : "s");
+    fu_diag_free(&d);
+    return f;
+}
