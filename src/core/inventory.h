@@ -121,6 +121,8 @@ bool fu_setting_parse(fu_inv_t *inv, int id, const char *label, const fu_ynode_t
 void fu_labels_parse(fu_inv_t *inv, const fu_ynode_t *map, fu_settings_t *into);
 /* A string value: a scalar that is no Jinja template. NULL (after an error) otherwise. */
 const char *fu_y_string(fu_diag_t *d, const fu_ynode_t *v, const char *what);
+/* A host name or IP address: 1-253 characters of letters, digits, '.-:_%'. */
+bool fu_address_ok(fu_diag_t *d, const fu_ynode_t *v, const char *s, const char *what);
 bool fu_y_expect_map(fu_diag_t *d, const fu_ynode_t *v, const char *what);
 
 /* Loaders. */

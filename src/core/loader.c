@@ -47,6 +47,9 @@ static void read_settings(fu_inv_t *inv, const fu_ynode_t *map, fu_settings_t *i
             continue;
         }
         int id = fu_setting_lookup(k->u.str);
+        if (id == FU_S_ADDRESS && groups_out && v->kind == FU_Y_SCALAR &&
+            fu_hostrange_has_range(v->u.str, v->n))
+            continue; /* an address range: zip_addresses() pairs it with the names */
         if (id == FU_S_PASSWORD_INLINE) {
             fu_err(inv->d, k, "a literal password is not allowed in a fleet file: name an "
                               "environment variable (password_env) or a file (password_file)");
@@ -174,6 +177,9 @@ static bool zip_addresses(node_ctx_t *c, long long count)
     }
     c->addrs = fu_arena_alloc(inv->a, (size_t)n * sizeof(char *));
     fu_hostrange_expand(a->u.str, a->n, (size_t)n, collect_addr, c, &e);
+    for (size_t i = 0; i < c->naddrs; i++)
+        if (!fu_address_ok(inv->d, a, c->addrs[i], "address"))
+            return false;
     return true;
 }
 

@@ -108,8 +108,10 @@ static bool amount(pol_t *p, const fu_ynode_t *v, const char *what, long long mi
                allow_zero_pct ? "from 0% to" : "above 0% and at most");
         return false;
     }
-    fu_err(p->d, v, "%s must be a count (e.g. 5) or a percentage (e.g. 10%%), not %s", what,
-           v && v->kind == FU_Y_SCALAR ? v->u.str : fu_y_kind_name(v));
+    fu_err(p->d, v, "%s must be a count (e.g. 5) or a percentage (e.g. 10%%), not %s%s%s", what,
+           v && v->kind == FU_Y_SCALAR ? "'" : "",
+           v && v->kind == FU_Y_SCALAR ? v->u.str : fu_y_kind_name(v),
+           v && v->kind == FU_Y_SCALAR ? "'" : "");
     return false;
 }
 

@@ -7,6 +7,8 @@
 
 #include "core/inventory.h"
 
+static bool check_address(fu_diag_t *d, const fu_ynode_t *v, const char *s, const char *what);
+
 const char *const fu_setting_names[FU_S__KNOWN] = {
     [FU_S_TYPE] = "type",
     [FU_S_TRANSPORT] = "transport",
@@ -59,25 +61,26 @@ static size_t edit_distance(const char *a, const char *b)
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
         return 99;
-    size_t row[65];
+    /* Optimal string alignment: a swap of two neighbours ("bois"/"bios") costs 1. */
+    size_t dist[65][65];
+    for (size_t i = 0; i <= la; i++)
+        dist[i][0] = i;
     for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
+        dist[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
-            size_t best = diag + cost;
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
+            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+            size_t best = dist[i - 1][j - 1] + (ca != cb);
+            if (dist[i - 1][j] + 1 < best)
+                best = dist[i - 1][j] + 1;
+            if (dist[i][j - 1] + 1 < best)
+                best = dist[i][j - 1] + 1;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && dist[i - 2][j - 2] + 1 < best)
+                best = dist[i - 2][j - 2] + 1;
+            dist[i][j] = best;
         }
-    }
-    return row[lb];
+    return dist[la][lb];
 }
 
 const char *fu_suggest(const char *word, const char *const *cands, size_t n)
@@ -173,6 +176,11 @@ static bool enum_value(fu_diag_t *d, const fu_ynode_t *v, const char *what,
     else
         fu_err(d, v, "unknown %s '%s' (one of: %s)", what, s, list);
     return false;
+}
+
+bool fu_address_ok(fu_diag_t *d, const fu_ynode_t *v, const char *s, const char *what)
+{
+    return check_address(d, v, s, what);
 }
 
 static bool check_address(fu_diag_t *d, const fu_ynode_t *v, const char *s, const char *what)

@@ -249,6 +249,25 @@ static bool on_event(builder_t *b, const yaml_event_t *ev, fu_ynode_t **root, in
     }
 }
 
+/* libyaml's problem text, with the place where the construct began and a hint for tabs. */
+static void syntax_error(builder_t *b, const yaml_parser_t *p, const char *buf, size_t len)
+{
+    yaml_mark_t m = p->problem_mark;
+    const char *problem = p->problem ? p->problem : "error";
+    char ctx[160] = "";
+    if (p->context && strncmp(p->context, "while parsing", 13) == 0)
+        snprintf(ctx, sizeof(ctx), " %s that starts at line %zu, column %zu", p->context,
+                 p->context_mark.line + 1, p->context_mark.column + 1);
+    else if (p->context)
+        snprintf(ctx, sizeof(ctx), " %s", p->context);
+    const char *hint = "";
+    if (m.index < len && buf[m.index] == '\t')
+        hint = ": YAML indents with spaces, never tabs";
+    fu_diag_add(b->d, FU_DIAG_ERROR, b->file, (unsigned)m.line + 1, (unsigned)m.column + 1,
+                "YAML syntax: %s%s%s", problem, ctx, hint);
+    b->failed = true;
+}
+
 fu_ynode_t *fu_yaml_parse(fu_arena_t *a, fu_diag_t *d, const char *file, const char *buf,
                           size_t len, const fu_yaml_limits_t *lim)
 {
@@ -262,15 +281,7 @@ fu_ynode_t *fu_yaml_parse(fu_arena_t *a, fu_diag_t *d, const char *file, const c
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) {
-            yaml_mark_t m = p.problem_mark;
-            const char *ctx = p.context ? p.context : NULL;
-            if (ctx)
-                fu_diag_add(d, FU_DIAG_ERROR, b.file, (unsigned)m.line + 1, (unsigned)m.column + 1,
-                            "YAML syntax: %s %s", p.problem ? p.problem : "error", ctx);
-            else
-                fu_diag_add(d, FU_DIAG_ERROR, b.file, (unsigned)m.line + 1, (unsigned)m.column + 1,
-                            "YAML syntax: %s", p.problem ? p.problem : "error");
-            b.failed = true;
+            syntax_error(&b, &p, buf, len);
             break;
         }
         bool more = on_event(&b, &ev, &root, &docs);
