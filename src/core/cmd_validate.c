@@ -5,10 +5,11 @@
 #include <string.h>
 
 #include "core/cli.h"
+#include "core/sha256.h"
 
 static void help(void)
 {
-    printf("usage: fleetup validate FLEET [--json] [--quiet]\n"
+    printf("usage: fleetup validate FLEET [--json] [--quiet] [--no-hash]\n"
            "\n"
            "Checks a fleet file (native or Ansible YAML inventory): YAML syntax, keys, types,\n"
            "ranges, group cycles, node types, the baseline (package files, sha256, after:\n"
@@ -18,8 +19,29 @@ static void help(void)
            "\n"
            "  --json    print {\"valid\":..., \"nodes\":N, ..., \"diagnostics\":[...]} on stdout\n"
            "  --quiet   print nothing on success\n"
+           "  --no-hash do not read the baseline's package files to check their sha256\n"
+           "            (they are still checked to exist); for very large packages\n"
            "\n"
            "exit: 0 valid (warnings allowed), 2 invalid or bad usage.\n");
+}
+
+/* Reads every baseline package and compares its SHA-256 with the fleet file's. */
+static void check_packages(const fu_fleet_t *f, fu_diag_t *d)
+{
+    for (size_t i = 0; i < f->baseline.ncomponents; i++) {
+        const fu_component_t *c = &f->baseline.components[i];
+        if (c->package_path == NULL || c->sha256 == NULL)
+            continue;
+        char hex[65], err[512];
+        if (fu_sha256_file(c->package_path, hex, err, sizeof(err)) != 0)
+            fu_diag_add(d, FU_DIAG_ERROR, c->pos.file, c->pos.line, c->pos.col,
+                        "component '%s': %s", c->name, err);
+        else if (strcmp(hex, c->sha256) != 0)
+            fu_diag_add(d, FU_DIAG_ERROR, c->pos.file, c->pos.line, c->pos.col,
+                        "component '%s': package '%s' has SHA-256 %s, but the fleet file says "
+                        "%s: replace the file or correct sha256",
+                        c->name, c->package, hex, c->sha256);
+    }
 }
 
 static void summary(const fu_fleet_t *f, const char *path)
@@ -44,16 +66,18 @@ int fu_cmd_validate(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"no-hash", no_argument, NULL, 'n'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    bool json = false, quiet = false;
+    bool json = false, quiet = false, hash = true;
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "jqh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jqnh", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = true; break;
         case 'q': quiet = true; break;
+        case 'n': hash = false; break;
         case 'h': help(); return FU_EXIT_OK;
         default: return fu_cli_usage_error("validate", "unknown option '%s'", argv[optind - 1]);
         }
@@ -64,6 +88,14 @@ int fu_cmd_validate(int argc, char **argv)
     fu_diag_t d;
     fu_diag_init(&d);
     fu_fleet_t *f = fu_fleet_load(path, &d);
+    if (f && hash) {
+        size_t before = d.errors;
+        check_packages(f, &d);
+        if (d.errors > before) {
+            fu_fleet_free(f);
+            f = NULL;
+        }
+    }
     if (json) {
         json_t *o = json_pack("{s:s, s:b}", "file", path, "valid", f != NULL);
         if (f) {

@@ -42,6 +42,22 @@ fu_transport_kind_t fu_node_type_transport(fu_node_type_t t)
     }
 }
 
+/* Operating systems run fleetup's agent, which fetches over HTTPS and pins the server's
+ * certificate; BMCs and device consoles fetch with their own firmware's client, for which
+ * plain HTTP (the image is checked by its SHA-256) is what works everywhere. */
+fu_scheme_t fu_node_type_default_scheme(fu_node_type_t t)
+{
+    switch (t) {
+    case FU_TYPE_LINUX:
+    case FU_TYPE_WINDOWS:
+    case FU_TYPE_HPUX:
+    case FU_TYPE_VMWARE:
+        return FU_SCHEME_HTTPS;
+    default:
+        return FU_SCHEME_HTTP;
+    }
+}
+
 uint16_t fu_transport_default_port(fu_transport_kind_t t)
 {
     switch (t) {

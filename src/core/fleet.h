@@ -169,12 +169,15 @@ typedef struct {
 /* Loads and validates a fleet file (native or Ansible inventory). Returns NULL when any
  * error was found; every error is in d. Nothing is half-loaded. */
 fu_fleet_t *fu_fleet_load(const char *path, fu_diag_t *d);
+/* The same from memory; name stands for the file in diagnostics and relative paths. */
+fu_fleet_t *fu_fleet_load_buffer(const char *name, const char *buf, size_t len, fu_diag_t *d);
 void fu_fleet_free(fu_fleet_t *f);
 
 const char *fu_node_type_name(fu_node_type_t t);
 bool fu_node_type_parse(const char *s, fu_node_type_t *out);
 fu_transport_kind_t fu_node_type_transport(fu_node_type_t t);
 uint16_t fu_transport_default_port(fu_transport_kind_t t);
+fu_scheme_t fu_node_type_default_scheme(fu_node_type_t t);
 const char *fu_transport_name(fu_transport_kind_t t);
 const char *fu_callback_name(fu_callback_t c);
 const char *fu_scheme_name(fu_scheme_t s);

@@ -237,7 +237,7 @@ static void fill_node(fu_inv_t *inv, fu_node_t *n, const fu_inv_host_t *h, const
                                           : FU_CALLBACK_PULL;
     n->callback_scheme = e->known[FU_S_CALLBACK_SCHEME]
                              ? (fu_scheme_t)e->known[FU_S_CALLBACK_SCHEME]->v.i
-                             : (n->transport == FU_TRANSPORT_REDFISH ? FU_SCHEME_HTTP : FU_SCHEME_HTTPS);
+                             : fu_node_type_default_scheme(n->type);
     n->host_key_check = e->known[FU_S_HOST_KEY_CHECK]
                             ? (fu_hostkey_t)e->known[FU_S_HOST_KEY_CHECK]->v.i
                             : FU_HOSTKEY_STRICT;

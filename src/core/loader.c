@@ -395,7 +395,7 @@ static void read_native(fu_fleet_t *f, fu_inv_t *inv, const fu_ynode_t *root)
         read_group_bodies(inv, groups);
 }
 
-fu_fleet_t *fu_fleet_load(const char *path, fu_diag_t *d)
+static fu_fleet_t *new_fleet(const char *path)
 {
     fu_arena_t a;
     fu_arena_init(&a);
@@ -405,9 +405,13 @@ fu_fleet_t *fu_fleet_load(const char *path, fu_diag_t *d)
     f->server.port = FU_DEFAULT_PORT;
     f->server.ssl_port = FU_DEFAULT_SSL_PORT;
     fu_policy_defaults(&f->policy);
-    size_t before = d->errors;
-    bool ok;
-    fu_ynode_t *root = fu_yaml_load_file(&f->arena, d, path, &ok);
+    return f;
+}
+
+/* Builds the model from a parsed document; frees f and returns NULL on any error. */
+static fu_fleet_t *load_root(fu_fleet_t *f, fu_ynode_t *root, bool ok, fu_diag_t *d, size_t before)
+{
+    const char *path = f->file;
     if (ok && root == NULL)
         fu_diag_add(d, FU_DIAG_ERROR, path, 0, 0, "the fleet file is empty: see docs/fleet-file.md");
     if (!ok || root == NULL) {
@@ -423,8 +427,8 @@ fu_fleet_t *fu_fleet_load(const char *path, fu_diag_t *d)
         f->ansible = true;
         fu_ansible_read(&inv, root);
         if (d->errors > before && root->kind == FU_Y_MAP)
-            for (size_t i = 0; i < NKEYS(top_keys); i++)
-                if (i > 0 && fu_y_map_get(root, top_keys[i]) != NULL) {
+            for (size_t i = 1; i < NKEYS(top_keys); i++)
+                if (fu_y_map_get(root, top_keys[i]) != NULL) {
                     fu_diag_add(d, FU_DIAG_WARNING, path, 1, 1,
                                 "read as an Ansible inventory because it has no 'fleetup: 1' "
                                 "line; if this is a fleetup fleet file, add 'fleetup: 1' first");
@@ -446,4 +450,21 @@ fu_fleet_t *fu_fleet_load(const char *path, fu_diag_t *d)
         return NULL;
     }
     return f;
+}
+
+fu_fleet_t *fu_fleet_load(const char *path, fu_diag_t *d)
+{
+    fu_fleet_t *f = new_fleet(path);
+    size_t before = d->errors;
+    bool ok;
+    fu_ynode_t *root = fu_yaml_load_file(&f->arena, d, path, &ok);
+    return load_root(f, root, ok, d, before);
+}
+
+fu_fleet_t *fu_fleet_load_buffer(const char *name, const char *buf, size_t len, fu_diag_t *d)
+{
+    fu_fleet_t *f = new_fleet(name);
+    size_t before = d->errors;
+    fu_ynode_t *root = fu_yaml_parse(&f->arena, d, name, buf, len, &fu_yaml_default_limits);
+    return load_root(f, root, d->errors == before, d, before);
 }
