@@ -20,10 +20,11 @@ help:
 setup:
 	@$(SETUP)
 
-$(BUILD)/Makefile: CMakeLists.txt
+# setup.sh runs first: configuring needs the -dev packages it installs.
+$(BUILD)/Makefile: CMakeLists.txt | setup
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
-build: setup $(BUILD)/Makefile
+build: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build

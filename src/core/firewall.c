@@ -112,7 +112,8 @@ static void fw_collect(const fu_ports_plan_t *p, fw_list_t *l, int (*cmp)(const 
         add_entries(l, false, family, addr, &np.deployment.to_node);
         add_entries(l, true, family, addr, &np.deployment.from_node);
     }
-    qsort(l->v, l->n, sizeof(*l->v), cmp);
+    if (l->n > 1) /* l->v is NULL when no node has an IP address */
+        qsort(l->v, l->n, sizeof(*l->v), cmp);
     size_t w = 0;
     for (size_t r = 0; r < l->n; r++) {
         if (w > 0 && cmp(&l->v[w - 1], &l->v[r]) == 0)
