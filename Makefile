@@ -49,8 +49,13 @@ fuzz: setup
 		name=$$(basename $$t); corpus=tests/fuzz/corpus/$${name#fuzz_}; \
 		work=$$(mktemp -d); cp -r $$corpus/. $$work/ 2>/dev/null; \
 		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-			-dict=tests/fuzz/yaml.dict -print_final_stats=1 $$work 2>&1 | tail -n 12 || exit 1; \
+		if ! $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+			-dict=tests/fuzz/yaml.dict -print_final_stats=1 -artifact_prefix=$(FUZZ)/ \
+			$$work >$(FUZZ)/$$name.log 2>&1; then \
+			tail -n 60 $(FUZZ)/$$name.log; echo "fuzz: $$name FAILED (crash input in $(FUZZ)/)"; \
+			rm -rf $$work; exit 1; \
+		fi; \
+		grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' $(FUZZ)/$$name.log; \
 		rm -rf $$work; \
 	done
 

@@ -1,11 +1,11 @@
 /* fleetup nodes FLEET: the resolved nodes in inventory order, as a table or JSON.
  * Credentials are shown as references only; an inline password is never printed. */
 #include <getopt.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/cli.h"
+#include "core/jsonw.h"
 
 static void help(void)
 {
@@ -26,71 +26,85 @@ static void help(void)
            "key_file PATH); an Ansible ansible_password shows as \"(inline, hidden)\".\n");
 }
 
-static json_t *str_or_null(const char *s)
+static void credentials(fu_jsonw_t *w, const fu_node_t *n)
 {
-    return s ? json_string(s) : json_null();
+    fu_jsonw_key(w, "credentials");
+    fu_jsonw_begin(w, '{');
+    if (n->ssh_agent) {
+        fu_jsonw_key(w, "ssh_agent");
+        fu_jsonw_bool(w, true);
+    }
+    const struct {
+        const char *key, *val;
+    } refs[] = {
+        {"key_file", n->key_file},
+        {"key_passphrase_env", n->key_passphrase_env},
+        {"key_passphrase_file", n->key_passphrase_file},
+        {"password_env", n->password_env},
+        {"password_file", n->password_file},
+        {"password", n->password_inline ? "(inline, hidden)" : NULL},
+    };
+    for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++)
+        if (refs[i].val) {
+            fu_jsonw_key(w, refs[i].key);
+            fu_jsonw_str(w, refs[i].val);
+        }
+    fu_jsonw_end(w, '}');
 }
 
-static json_t *credentials(const fu_node_t *n)
+static void field(fu_jsonw_t *w, const char *key, const char *val)
 {
-    json_t *c = json_object();
-    if (n->ssh_agent)
-        json_object_set_new(c, "ssh_agent", json_true());
-    if (n->key_file)
-        json_object_set_new(c, "key_file", json_string(n->key_file));
-    if (n->key_passphrase_env)
-        json_object_set_new(c, "key_passphrase_env", json_string(n->key_passphrase_env));
-    if (n->key_passphrase_file)
-        json_object_set_new(c, "key_passphrase_file", json_string(n->key_passphrase_file));
-    if (n->password_env)
-        json_object_set_new(c, "password_env", json_string(n->password_env));
-    if (n->password_file)
-        json_object_set_new(c, "password_file", json_string(n->password_file));
-    if (n->password_inline)
-        json_object_set_new(c, "password", json_string("(inline, hidden)"));
-    return c;
+    fu_jsonw_key(w, key);
+    fu_jsonw_str(w, val);
 }
 
-static json_t *node_json(const fu_fleet_t *f, const fu_node_t *n)
+static void node_json(fu_jsonw_t *w, const fu_fleet_t *f, const fu_node_t *n)
 {
-    json_t *groups = json_array(), *labels = json_object();
+    fu_jsonw_begin(w, '{');
+    field(w, "name", n->name);
+    field(w, "type", fu_node_type_name(n->type));
+    field(w, "transport", fu_transport_name(n->transport));
+    field(w, "address", n->address);
+    field(w, "mgmt_address", n->mgmt_address);
+    fu_jsonw_key(w, "port");
+    fu_jsonw_int(w, n->port);
+    field(w, "user", n->user);
+    field(w, "callback", fu_callback_name(n->callback));
+    field(w, "callback_scheme", fu_scheme_name(n->callback_scheme));
+    field(w, "host_key_check", fu_hostkey_name(n->host_key_check));
+    credentials(w, n);
+    fu_jsonw_key(w, "groups");
+    fu_jsonw_begin(w, '[');
     for (uint32_t i = 0; i < n->ngroups; i++)
-        json_array_append_new(groups, json_string(f->groups[n->groups[i]].name));
+        fu_jsonw_str(w, f->groups[n->groups[i]].name);
+    fu_jsonw_end(w, ']');
+    fu_jsonw_key(w, "labels");
+    fu_jsonw_begin(w, '{');
     for (uint32_t i = 0; i < n->nlabels; i++)
-        json_object_set_new(labels, n->labels[i].key, json_string(n->labels[i].value));
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(n->name));
-    json_object_set_new(o, "type", json_string(fu_node_type_name(n->type)));
-    json_object_set_new(o, "transport", json_string(fu_transport_name(n->transport)));
-    json_object_set_new(o, "address", json_string(n->address));
-    json_object_set_new(o, "mgmt_address", str_or_null(n->mgmt_address));
-    json_object_set_new(o, "port", json_integer(n->port));
-    json_object_set_new(o, "user", str_or_null(n->user));
-    json_object_set_new(o, "callback", json_string(fu_callback_name(n->callback)));
-    json_object_set_new(o, "callback_scheme", json_string(fu_scheme_name(n->callback_scheme)));
-    json_object_set_new(o, "host_key_check", json_string(fu_hostkey_name(n->host_key_check)));
-    json_object_set_new(o, "credentials", credentials(n));
-    json_object_set_new(o, "groups", groups);
-    json_object_set_new(o, "labels", labels);
-    json_object_set_new(o, "defined_at", json_sprintf("%s:%u:%u", n->pos.file, n->pos.line, n->pos.col));
-    return o;
+        field(w, n->labels[i].key, n->labels[i].value);
+    fu_jsonw_end(w, '}');
+    char at[512];
+    snprintf(at, sizeof(at), "%s:%u:%u", n->pos.file, n->pos.line, n->pos.col);
+    field(w, "defined_at", at);
+    fu_jsonw_end(w, '}');
 }
 
 /* Streams the array one node at a time: 100k nodes never sit in one JSON tree. */
 static void print_json(const fu_fleet_t *f, const bool *sel)
 {
-    fputs("[", stdout);
-    bool first = true;
+    fu_jsonw_t *w = malloc(sizeof(*w));
+    fu_jsonw_init(w, stdout);
+    fu_jsonw_begin(w, '[');
     for (size_t i = 0; i < f->nnodes; i++) {
         if (!sel[i])
             continue;
-        json_t *o = node_json(f, &f->nodes[i]);
-        fputs(first ? "\n  " : ",\n  ", stdout);
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(o);
-        first = false;
+        fu_jsonw_raw(w, w->comma ? ",\n  " : "\n  ");
+        w->comma = false; /* the separator is written */
+        node_json(w, f, &f->nodes[i]);
     }
-    fputs(first ? "]\n" : "\n]\n", stdout);
+    fu_jsonw_raw(w, w->comma ? "\n]\n" : "]\n");
+    fu_jsonw_flush(w);
+    free(w);
 }
 
 static const char *groups_text(const fu_fleet_t *f, const fu_node_t *n, char *buf, size_t len)

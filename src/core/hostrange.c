@@ -184,7 +184,14 @@ int fu_hostrange_expand(const char *pat, size_t len, size_t max, fu_hostrange_cb
         return -1;
     if ((unsigned long long)n > max)
         return fail(err, "this host range expands to more nodes than a fleet may hold", 0);
-    expand_t x = {.pat = pat, .len = len, .cb = cb, .ud = ud, .err = err};
+    if (memchr(pat, '[', len) == NULL && memchr(pat, ']', len) == NULL) /* one plain name */
+        return len < FU_NAME_MAX ? cb(ud, pat, len) : fail(err, "host name too long", 0);
+    expand_t x; /* not zero-filled: buf is written before it is read */
+    x.pat = pat;
+    x.len = len;
+    x.cb = cb;
+    x.ud = ud;
+    x.err = err;
     return expand_from(&x, 0, 0);
 }
 
