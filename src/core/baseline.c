@@ -287,6 +287,11 @@ void fu_baseline_read(fu_fleet_t *f, fu_diag_t *d, const fu_ynode_t *v)
                fu_y_kind_name(comps));
     if (comps && comps->kind == FU_Y_SEQ) {
         size_t n = comps->n;
+        if (n > 64) {
+            fu_err(d, comps, "a baseline holds at most 64 components, this one has %zu: split "
+                             "it into several fleets or rollouts", n);
+            n = 64;
+        }
         f->baseline.components = fu_arena_alloc(&f->arena, (n + 1) * sizeof(fu_component_t));
         b.after_nodes = calloc(n + 1, sizeof(*b.after_nodes));
         for (size_t i = 0; i < n; i++) {
