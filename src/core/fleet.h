@@ -140,6 +140,22 @@ typedef struct {
     uint64_t seed;
 } fu_policy_t;
 
+/* The simulated fleet (transport sim): how long phases take and how often they fail.
+ * Deterministic: every draw is a function of the seed, the node, the phase and the try. */
+typedef struct {
+    bool present;   /* a sim: section was given */
+    uint64_t seed;
+    bool virtual_time;
+    uint64_t duration_ms[FU_PHASE__COUNT];              /* median per phase */
+    uint64_t type_duration_ms[FU_TYPE__COUNT][FU_PHASE__COUNT]; /* 0: the phase's */
+    double spread;  /* log-normal sigma of durations; 0 = exact */
+    double fail[FU_PHASE__COUNT], hang[FU_PHASE__COUNT]; /* per try */
+    double unreachable; /* share of nodes that refuse connections */
+    double current;     /* share of nodes already at the baseline */
+    double reboot;      /* share of installs that exit 1 (reboot needed) */
+    double no_change;   /* share of installs that report success but change nothing */
+} fu_sim_config_t;
+
 typedef struct {
     uint16_t port, ssl_port;
     bool port_set, ssl_port_set; /* written in the fleet file */
@@ -160,6 +176,7 @@ typedef struct {
     size_t ngroups;
     fu_baseline_t baseline;
     fu_policy_t policy;
+    fu_sim_config_t sim;
 } fu_fleet_t;
 
 #define FU_DEFAULT_PORT 63001
@@ -183,6 +200,7 @@ const char *fu_callback_name(fu_callback_t c);
 const char *fu_scheme_name(fu_scheme_t s);
 const char *fu_hostkey_name(fu_hostkey_t h);
 const char *fu_phase_name(fu_phase_t p);
+void fu_sim_defaults(fu_sim_config_t *c);
 /* The address a transport reaches: mgmt_address for Redfish when set, else address. */
 const char *fu_node_transport_address(const fu_node_t *n);
 const char *fu_node_label(const fu_node_t *n, const char *key);

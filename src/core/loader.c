@@ -11,7 +11,7 @@
 #include "core/loader.h"
 
 static const char *const top_keys[] = {"fleetup", "server", "defaults", "groups", "nodes",
-                                       "inventory", "baseline", "rollout"};
+                                       "inventory", "baseline", "rollout", "sim"};
 static const char *const server_keys[] = {"port", "ssl_port", "bind", "callback_address",
                                           "tls_cert", "tls_key"};
 static const char *const group_def_keys[] = {"vars", "children", "nodes"};
@@ -405,6 +405,7 @@ static fu_fleet_t *new_fleet(const char *path)
     f->server.port = FU_DEFAULT_PORT;
     f->server.ssl_port = FU_DEFAULT_SSL_PORT;
     fu_policy_defaults(&f->policy);
+    fu_sim_defaults(&f->sim);
     return f;
 }
 
@@ -444,6 +445,7 @@ static fu_fleet_t *load_root(fu_fleet_t *f, fu_ynode_t *root, bool ok, fu_diag_t
     if (native) {
         fu_baseline_read(f, d, fu_y_map_get(root, "baseline"));
         fu_policy_read(f, d, fu_y_map_get(root, "rollout"));
+        fu_sim_read(f, d, fu_y_map_get(root, "sim"));
     }
     if (d->errors > before) {
         fu_fleet_free(f);

@@ -1,0 +1,329 @@
+/* Journal on SQLite: prepared statements, one open transaction at a time. Node states
+ * are small integers (scheduler.h); a node's current state is its last transition. */
+#include "core/journal.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct fu_journal_s {
+    sqlite3 *db;
+    sqlite3_stmt *ins_transition, *ins_inventory, *ins_event, *upd_node;
+    bool in_tx;
+    uint64_t pending;
+};
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS rollouts("
+    "  id INTEGER PRIMARY KEY, fleet TEXT NOT NULL, limit_pattern TEXT,"
+    "  started_ms INTEGER NOT NULL, finished_ms INTEGER, state TEXT NOT NULL, reason TEXT,"
+    "  nodes INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS rollout_nodes("
+    "  rollout INTEGER NOT NULL, idx INTEGER NOT NULL, fleet_idx INTEGER NOT NULL,"
+    "  name TEXT NOT NULL, wave INTEGER NOT NULL DEFAULT 0,"
+    "  state INTEGER NOT NULL DEFAULT 0, phase INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0, reason TEXT, at_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(rollout, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS transitions("
+    "  seq INTEGER PRIMARY KEY, rollout INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    "  at_ms INTEGER NOT NULL, from_state INTEGER, from_phase INTEGER,"
+    "  to_state INTEGER, to_phase INTEGER, reason TEXT);"
+    "CREATE INDEX IF NOT EXISTS transitions_by_rollout ON transitions(rollout, seq);"
+    "CREATE TABLE IF NOT EXISTS inventory("
+    "  rollout INTEGER NOT NULL, idx INTEGER NOT NULL, component TEXT NOT NULL,"
+    "  version TEXT, at_ms INTEGER, PRIMARY KEY(rollout, idx, component)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS events("
+    "  rollout INTEGER NOT NULL, at_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
+    "  wave INTEGER, message TEXT);";
+
+const char *fu_journal_error(fu_journal_t *j)
+{
+    return sqlite3_errmsg(j->db);
+}
+
+fu_journal_t *fu_journal_open(const char *dir, char *err, size_t errlen)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create the state directory '%s': %s", dir, strerror(errno));
+        return NULL;
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/journal.db", dir);
+    fu_journal_t *j = calloc(1, sizeof(*j));
+    if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
+        sqlite3_exec(j->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open the journal '%s': %s", path,
+                 j->db ? sqlite3_errmsg(j->db) : "out of memory");
+        fu_journal_close(j);
+        return NULL;
+    }
+    sqlite3_busy_timeout(j->db, 5000);
+    sqlite3_prepare_v2(j->db,
+                       "INSERT INTO transitions(rollout, idx, at_ms, from_state, from_phase,"
+                       " to_state, to_phase, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       -1, &j->ins_transition, NULL);
+    sqlite3_prepare_v2(j->db,
+                       "UPDATE rollout_nodes SET state = ?, phase = ?, attempts = ?, reason = ?,"
+                       " at_ms = ? WHERE rollout = ? AND idx = ?",
+                       -1, &j->upd_node, NULL);
+    sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO inventory VALUES (?, ?, ?, ?, ?)", -1,
+                       &j->ins_inventory, NULL);
+    sqlite3_prepare_v2(j->db, "INSERT INTO events VALUES (?, ?, ?, ?, ?)", -1, &j->ins_event,
+                       NULL);
+    return j;
+}
+
+void fu_journal_close(fu_journal_t *j)
+{
+    if (j == NULL)
+        return;
+    fu_journal_commit(j);
+    sqlite3_finalize(j->ins_transition);
+    sqlite3_finalize(j->upd_node);
+    sqlite3_finalize(j->ins_inventory);
+    sqlite3_finalize(j->ins_event);
+    sqlite3_close(j->db);
+    free(j);
+}
+
+static void begin(fu_journal_t *j)
+{
+    if (!j->in_tx) {
+        sqlite3_exec(j->db, "BEGIN", NULL, NULL, NULL);
+        j->in_tx = true;
+    }
+    j->pending++;
+}
+
+int fu_journal_commit(fu_journal_t *j)
+{
+    if (!j->in_tx)
+        return 0;
+    j->in_tx = false;
+    j->pending = 0;
+    return sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+uint64_t fu_journal_pending(const fu_journal_t *j)
+{
+    return j->pending;
+}
+
+int64_t fu_journal_rollout_begin(fu_journal_t *j, const fu_fleet_t *f, const char *limit,
+                                 const uint32_t *nodes, const uint32_t *waves, uint32_t n,
+                                 int64_t wall_ms)
+{
+    begin(j);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(j->db, "INSERT INTO rollouts(fleet, limit_pattern, started_ms, state, nodes)"
+                              " VALUES (?, ?, ?, 'running', ?)", -1, &st, NULL);
+    sqlite3_bind_text(st, 1, f->file, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, limit, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, wall_ms);
+    sqlite3_bind_int(st, 4, (int)n);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    int64_t id = sqlite3_last_insert_rowid(j->db);
+    sqlite3_prepare_v2(j->db, "INSERT INTO rollout_nodes(rollout, idx, fleet_idx, name, wave) VALUES (?, ?, ?, ?, ?)",
+                       -1, &st, NULL);
+    for (uint32_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int(st, 2, (int)i);
+        sqlite3_bind_int(st, 3, (int)nodes[i]);
+        sqlite3_bind_text(st, 4, f->nodes[nodes[i]].name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 5, (int)waves[i]);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    /* The rollout exists on disk before any node is touched. */
+    fu_journal_commit(j);
+    return id;
+}
+
+void fu_journal_transition(fu_journal_t *j, int64_t rollout, uint32_t idx, uint64_t at_ms,
+                           int from_state, int from_phase, int to_state, int to_phase,
+                           int attempts, const char *reason)
+{
+    begin(j);
+    sqlite3_stmt *st = j->ins_transition;
+    sqlite3_bind_int64(st, 1, rollout);
+    sqlite3_bind_int(st, 2, (int)idx);
+    sqlite3_bind_int64(st, 3, (int64_t)at_ms);
+    sqlite3_bind_int(st, 4, from_state);
+    sqlite3_bind_int(st, 5, from_phase);
+    sqlite3_bind_int(st, 6, to_state);
+    sqlite3_bind_int(st, 7, to_phase);
+    sqlite3_bind_text(st, 8, reason, -1, SQLITE_TRANSIENT);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+    st = j->upd_node;
+    sqlite3_bind_int(st, 1, to_state);
+    sqlite3_bind_int(st, 2, to_phase);
+    sqlite3_bind_int(st, 3, attempts);
+    sqlite3_bind_text(st, 4, reason, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, (int64_t)at_ms);
+    sqlite3_bind_int64(st, 6, rollout);
+    sqlite3_bind_int(st, 7, (int)idx);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+}
+
+void fu_journal_inventory(fu_journal_t *j, int64_t rollout, uint32_t idx, const char *component,
+                          const char *version, uint64_t at_ms)
+{
+    begin(j);
+    sqlite3_stmt *st = j->ins_inventory;
+    sqlite3_bind_int64(st, 1, rollout);
+    sqlite3_bind_int(st, 2, (int)idx);
+    sqlite3_bind_text(st, 3, component, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, version, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, (int64_t)at_ms);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+}
+
+void fu_journal_event(fu_journal_t *j, int64_t rollout, uint64_t at_ms, const char *kind,
+                      uint32_t wave, const char *message)
+{
+    begin(j);
+    sqlite3_stmt *st = j->ins_event;
+    sqlite3_bind_int64(st, 1, rollout);
+    sqlite3_bind_int64(st, 2, (int64_t)at_ms);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, (int)wave);
+    sqlite3_bind_text(st, 5, message, -1, SQLITE_TRANSIENT);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+}
+
+void fu_journal_rollout_end(fu_journal_t *j, int64_t rollout, const char *state,
+                            const char *reason, int64_t wall_ms)
+{
+    begin(j);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(j->db, "UPDATE rollouts SET state = ?, reason = ?, finished_ms = ? WHERE id = ?",
+                       -1, &st, NULL);
+    sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, reason, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, wall_ms);
+    sqlite3_bind_int64(st, 4, rollout);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    fu_journal_commit(j);
+}
+
+static char *dup_col(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static void fill_row(sqlite3_stmt *st, fu_rollout_row_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(st, 0);
+    r->fleet = dup_col(st, 1);
+    r->limit = dup_col(st, 2);
+    r->started_ms = sqlite3_column_int64(st, 3);
+    r->finished_ms = sqlite3_column_int64(st, 4);
+    r->state = dup_col(st, 5);
+    r->reason = dup_col(st, 6);
+    r->nodes = (uint32_t)sqlite3_column_int(st, 7);
+}
+
+static void count_states(fu_journal_t *j, fu_rollout_row_t *r)
+{
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(j->db, "SELECT state, count(*) FROM rollout_nodes WHERE rollout = ? GROUP BY state",
+                       -1, &st, NULL);
+    sqlite3_bind_int64(st, 1, r->id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int s = sqlite3_column_int(st, 0);
+        if (s >= 0 && s < 16)
+            r->by_state[s] = (uint32_t)sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+}
+
+#define ROLLOUT_COLS "id, fleet, limit_pattern, started_ms, finished_ms, state, reason, nodes"
+
+int fu_journal_rollout_get(fu_journal_t *j, int64_t id, fu_rollout_row_t *out)
+{
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(j->db, "SELECT " ROLLOUT_COLS " FROM rollouts WHERE id = ?", -1, &st, NULL);
+    sqlite3_bind_int64(st, 1, id);
+    int rc = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        fill_row(st, out);
+        count_states(j, out);
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void fu_journal_row_free(fu_rollout_row_t *r)
+{
+    free((char *)r->fleet);
+    free((char *)r->limit);
+    free((char *)r->state);
+    free((char *)r->reason);
+}
+
+int fu_journal_rollouts(fu_journal_t *j, fu_journal_rollout_cb cb, void *ud)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT " ROLLOUT_COLS " FROM rollouts ORDER BY id", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        fu_rollout_row_t r;
+        fill_row(st, &r);
+        count_states(j, &r);
+        cb(ud, &r);
+        fu_journal_row_free(&r);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int fu_journal_nodes(fu_journal_t *j, int64_t rollout, fu_journal_node_cb cb, void *ud)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT idx, name, wave, state, phase, attempts, reason, at_ms"
+                                  " FROM rollout_nodes WHERE rollout = ? ORDER BY idx",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, rollout);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        cb(ud, (uint32_t)sqlite3_column_int(st, 0), (const char *)sqlite3_column_text(st, 1),
+           (uint32_t)sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+           sqlite3_column_int(st, 4), sqlite3_column_int(st, 5),
+           (const char *)sqlite3_column_text(st, 6), (uint64_t)sqlite3_column_int64(st, 7));
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int fu_journal_transitions(fu_journal_t *j, int64_t rollout, fu_journal_transition_cb cb, void *ud)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT idx, at_ms, from_state, from_phase, to_state, to_phase,"
+                                  " reason FROM transitions WHERE rollout = ? ORDER BY seq",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, rollout);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        cb(ud, (uint32_t)sqlite3_column_int(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
+           sqlite3_column_int(st, 2), sqlite3_column_int(st, 3), sqlite3_column_int(st, 4),
+           sqlite3_column_int(st, 5), (const char *)sqlite3_column_text(st, 6));
+    sqlite3_finalize(st);
+    return 0;
+}
