@@ -29,7 +29,7 @@ void fu_strmap_free(fu_strmap_t *m)
 static fu_strmap_slot_t *find(const fu_strmap_t *m, const char *key, size_t len, uint64_t h)
 {
     size_t mask = m->cap - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
+    for (size_t i = (h >> 1) & mask;; i = (i + 1) & mask) { /* bit 0 is always set */
         fu_strmap_slot_t *s = &m->slots[i];
         if (s->hash == 0 || (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0))
             return s;

@@ -42,6 +42,12 @@ out=$(cd "$out" && pwd)
 # A private copy: other builds of the tree may replace build/fleetup during the run.
 fu="$out/fleetup"
 cp "$build/fleetup" "$fu"
+# Identify what was copied now, not at the end: the tree may move on during the run.
+git_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$root" status --porcelain --untracked-files=no -- src CMakeLists.txt 2>/dev/null)" ]; then
+    git_rev="$git_rev + uncommitted changes in src/"
+fi
+FU_VERSION="$("$fu" --version 2>&1 | head -n 1) (tree at git $git_rev; $(basename "$build")/fleetup built $(date -u -r "$build/fleetup" '+%Y-%m-%d %H:%M UTC'))"
 
 # ansible-inventory with its YAML plugin only (the one that reads this file; the default
 # list would also try 'auto', which parses the file a second time), failing loudly on a
@@ -74,6 +80,7 @@ measure() {
 }
 
 started=$(date +%s)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 for n in $sizes; do
     case "$n" in *[!0-9]*|'') die "bad size '$n' in BENCH_FLEET_SIZES" ;; esac
     inv="$out/fleet-$n.yml"
@@ -201,11 +208,6 @@ done
 elapsed=$(( $(date +%s) - started ))
 
 # --- report ---------------------------------------------------------------------------
-git_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$root" status --porcelain --untracked-files=no -- src CMakeLists.txt 2>/dev/null)" ]; then
-    git_rev="$git_rev + uncommitted changes in src/"
-fi
-FU_VERSION="$("$fu" --version 2>&1 | head -n 1) (git $git_rev, $(basename "$build")/fleetup)"
 AI_VERSION=$(ansible-inventory --version 2>&1 | awk '
     NR == 1 { sub(/^ansible-inventory \[/, ""); sub(/\]$/, ""); v = "ansible-" $0 }
     /python version =/ { p = "Python " $4 }
@@ -217,7 +219,8 @@ MEM_KIB=$(awk '/^MemTotal/ { print $2 }' /proc/meminfo)
 OS_NAME=$(sed -n 's/^PRETTY_NAME="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' /etc/os-release 2>/dev/null)
 [ -n "$OS_NAME" ] || OS_NAME=$(uname -sr)
 RUN_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-export FU_VERSION AI_VERSION CPU_MODEL NPROC MEM_KIB OS_NAME RUN_DATE
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+export FU_VERSION AI_VERSION CPU_MODEL NPROC MEM_KIB OS_NAME RUN_DATE LOAD_START LOAD_END
 
 python3 - "$results" "$doc" "$elapsed" "$fu_runs" "$ai_runs" "$seed" <<'EOF'
 import os, re, statistics, sys
@@ -250,10 +253,10 @@ def ratio(a, b):
 MB = 1e6
 L = []
 L.append("Last run %s on %s x %s (nproc %s), %.1f GiB RAM, %s; %s; %s. "
-         "The whole benchmark took %d min %02d s."
+         "The whole benchmark took %d min %02d s; load average %s at the start, %s at the end."
          % (E["RUN_DATE"], E["NPROC"], E["CPU_MODEL"], E["NPROC"], int(E["MEM_KIB"]) / 2**20,
             E["OS_NAME"], E["AI_VERSION"], E["FU_VERSION"], int(elapsed) // 60,
-            int(elapsed) % 60))
+            int(elapsed) % 60, E["LOAD_START"], E["LOAD_END"]))
 L.append("")
 L.append("Wall and CPU (user+sys) are the median of %s runs for fleetup and %s for "
          "ansible-inventory; peak RSS is the highest of those runs. MB = 10^6 bytes. Per-node "
