@@ -16,6 +16,10 @@ static const command_t commands[] = {
     {"validate", fu_cmd_validate, "check a fleet file; every error as FILE:LINE:COL"},
     {"nodes", fu_cmd_nodes, "list the fleet's nodes after inheritance (--json, --limit)"},
     {"ports", fu_cmd_ports, "the ports each node needs, per phase and direction; firewall rules"},
+    {"plan", fu_cmd_plan, "what a rollout would do, per wave, node and component (touches nothing)"},
+    {"deploy", fu_cmd_deploy, "run a rollout in waves, journaled; --resume ID after a crash"},
+    {"history", fu_cmd_history, "the rollouts journaled in a state directory"},
+    {"report", fu_cmd_report, "a rollout's report: json, junit, csv or html"},
 };
 
 static void usage(FILE *out)

@@ -16,6 +16,10 @@ int fu_cli_main(int argc, char **argv);
 int fu_cmd_validate(int argc, char **argv);
 int fu_cmd_nodes(int argc, char **argv);
 int fu_cmd_ports(int argc, char **argv);
+int fu_cmd_plan(int argc, char **argv);
+int fu_cmd_deploy(int argc, char **argv);
+int fu_cmd_history(int argc, char **argv);
+int fu_cmd_report(int argc, char **argv);
 
 /* Loads FLEET, prints its diagnostics to stderr (as JSON on stdout when json is set)
  * and returns NULL when it is invalid. */

@@ -91,6 +91,14 @@ void fu_journal_close(fu_journal_t *j)
     free(j);
 }
 
+void fu_journal_abandon(fu_journal_t *j)
+{
+    if (j->in_tx)
+        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+    j->in_tx = false;
+    fu_journal_close(j);
+}
+
 static void begin(fu_journal_t *j)
 {
     if (!j->in_tx) {
@@ -326,4 +334,23 @@ int fu_journal_transitions(fu_journal_t *j, int64_t rollout, fu_journal_transiti
            sqlite3_column_int(st, 5), (const char *)sqlite3_column_text(st, 6));
     sqlite3_finalize(st);
     return 0;
+}
+
+int fu_journal_selection(fu_journal_t *j, int64_t rollout, uint32_t *fleet_idx, uint32_t n)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT idx, fleet_idx FROM rollout_nodes WHERE rollout = ?"
+                                  " ORDER BY idx", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, rollout);
+    uint32_t seen = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        uint32_t idx = (uint32_t)sqlite3_column_int(st, 0);
+        if (idx < n) {
+            fleet_idx[idx] = (uint32_t)sqlite3_column_int(st, 1);
+            seen++;
+        }
+    }
+    sqlite3_finalize(st);
+    return seen == n ? 0 : -1;
 }

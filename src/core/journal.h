@@ -16,6 +16,8 @@ typedef struct fu_journal_s fu_journal_t;
 /* Creates dir (0700) and DIR/journal.db as needed. Returns NULL with a message in err. */
 fu_journal_t *fu_journal_open(const char *dir, char *err, size_t errlen);
 void fu_journal_close(fu_journal_t *j);
+/* Closes without committing the open transaction, as a crash would. */
+void fu_journal_abandon(fu_journal_t *j);
 
 typedef struct {
     int64_t id;
@@ -51,6 +53,8 @@ typedef void (*fu_journal_node_cb)(void *ud, uint32_t idx, const char *name, uin
                                    uint64_t at_ms);
 /* Each node of a rollout with its last journaled state, in rollout order. */
 int fu_journal_nodes(fu_journal_t *j, int64_t rollout, fu_journal_node_cb cb, void *ud);
+/* The fleet indices of a rollout's nodes, in rollout order (n of them). */
+int fu_journal_selection(fu_journal_t *j, int64_t rollout, uint32_t *fleet_idx, uint32_t n);
 typedef void (*fu_journal_transition_cb)(void *ud, uint32_t idx, uint64_t at_ms, int from_state,
                                          int from_phase, int to_state, int to_phase,
                                          const char *reason);

@@ -1,0 +1,509 @@
+/* The rollout runner (rollout.h). One clock drives everything: in virtual time the loop
+ * jumps to the next deadline; in real time one libuv timer is armed at it, a uv_check
+ * commits the journal once per loop turn, and SIGINT/SIGTERM abort gracefully (twice:
+ * stop now, resume later with --resume). */
+#include "core/rollout.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "core/cli.h"
+#include "core/journal.h"
+#include "transports/sim.h"
+
+typedef struct {
+    const fu_fleet_t *f;
+    const fu_rollout_opts_t *o;
+    fu_sched_t *s;
+    fu_transport_t *t;
+    fu_journal_t *j;
+    fu_timers_t timers;
+    int64_t id;
+    uint32_t n, *order, *rev;
+    uint64_t now, transitions;
+    bool crashed, stop;
+    /* progress */
+    uint64_t last_print, start_wall;
+    uint32_t last_done;
+    /* real time */
+    uv_loop_t loop;
+    uv_timer_t drive, tick;
+    uv_check_t commit;
+    uv_signal_t sigint, sigterm;
+    int signals;
+    uint64_t t0;
+} runner_t;
+
+static int64_t wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* ---- progress ---- */
+
+static void fmt_duration(char *buf, size_t len, uint64_t ms)
+{
+    uint64_t s = ms / 1000;
+    if (s >= 3600)
+        snprintf(buf, len, "%lluh%02llum", (unsigned long long)(s / 3600),
+                 (unsigned long long)(s % 3600 / 60));
+    else if (s >= 60)
+        snprintf(buf, len, "%llum%02llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
+    else
+        snprintf(buf, len, "%llu.%llus", (unsigned long long)s, (unsigned long long)(ms % 1000 / 100));
+}
+
+static void progress(runner_t *r, bool final)
+{
+    if (r->o->progress == FU_PROGRESS_NONE)
+        return;
+    fu_sched_stats_t st;
+    fu_sched_stats(r->s, &st);
+    uint32_t finished = st.by_state[FU_NS_DONE] + st.by_state[FU_NS_SKIPPED];
+    uint32_t failed = st.by_state[FU_NS_FAILED], unreach = st.by_state[FU_NS_UNREACHABLE];
+    uint32_t ended = finished + failed + unreach + st.by_state[FU_NS_CANCELLED];
+    double secs = r->now / 1000.0;
+    double rate = secs > 0 ? ended / secs : 0;
+    char eta[32] = "-", el[32];
+    if (rate > 0 && ended < st.nodes)
+        fmt_duration(eta, sizeof(eta), (uint64_t)((st.nodes - ended) / rate * 1000));
+    fmt_duration(el, sizeof(el), r->now);
+    char line[256];
+    snprintf(line, sizeof(line),
+             "wave %u/%u  done %u  failed %u  unreachable %u  in flight %u  pending %u  "
+             "%.1f nodes/s  elapsed %s  ETA %s",
+             st.current_wave + 1, st.waves, finished, failed, unreach, st.in_flight,
+             st.by_state[FU_NS_PENDING], rate, el, eta);
+    if (r->o->progress == FU_PROGRESS_TTY) {
+        fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
+    } else {
+        time_t now = time(NULL);
+        struct tm tm;
+        char ts[32];
+        strftime(ts, sizeof(ts), "%H:%M:%S", localtime_r(&now, &tm));
+        fprintf(stderr, "%s %s\n", ts, line);
+    }
+    fflush(stderr);
+}
+
+/* ---- hooks from the scheduler ---- */
+
+static void h_start(void *ud, uint32_t i, fu_phase_t ph, const fu_plan_t *plan)
+{
+    runner_t *r = ud;
+    fu_transport_start(r->t, r->order[i], ph, plan);
+}
+
+static void h_cancel(void *ud, uint32_t i)
+{
+    runner_t *r = ud;
+    r->t->vt->cancel(r->t, r->order[i]);
+}
+
+static void h_transition(void *ud, uint32_t i, const fu_sched_node_t *from,
+                         const fu_sched_node_t *to, const char *reason)
+{
+    runner_t *r = ud;
+    r->transitions++;
+    if (r->j && !r->crashed)
+        fu_journal_transition(r->j, r->id, i, r->now, from->state, from->phase, to->state,
+                              to->phase, to->attempts, reason);
+    if (r->o->crash_after && r->transitions >= r->o->crash_after)
+        r->crashed = true;
+}
+
+static void h_run(void *ud, fu_run_state_t state, uint32_t wave, const char *msg)
+{
+    runner_t *r = ud;
+    if (r->j && !r->crashed)
+        fu_journal_event(r->j, r->id, r->now, fu_run_state_name(state), wave, msg);
+    if (r->o->progress == FU_PROGRESS_NONE || state == FU_RUN_FINISHED)
+        return;
+    if (r->o->progress == FU_PROGRESS_TTY)
+        fputs("\r\033[K", stderr);
+    fprintf(stderr, "fleetup: %s (wave %u): %s\n", fu_run_state_name(state), wave + 1, msg);
+}
+
+/* ---- results from the transport ---- */
+
+static void on_phase(void *ud, uint32_t node, fu_phase_t ph, const char *err,
+                     const fu_phase_result_t *res)
+{
+    runner_t *r = ud;
+    uint32_t i = r->rev[node];
+    if (i == UINT32_MAX || r->crashed)
+        return;
+    if (err) {
+        fu_sched_phase_failed(r->s, i, ph, err, res && res->unreachable, r->now);
+        return;
+    }
+    const fu_inventory_t *inv = res ? res->inventory : NULL;
+    if (inv && r->j)
+        for (uint32_t c = 0; c < inv->n; c++)
+            fu_journal_inventory(r->j, r->id, i, r->f->baseline.components[c].name,
+                                 inv->versions[c], r->now);
+    fu_sched_phase_done(r->s, i, ph, inv, res && res->reboot_needed, r->now);
+}
+
+/* ---- one turn ---- */
+
+static bool finished(runner_t *r)
+{
+    fu_sched_stats_t st;
+    fu_sched_stats(r->s, &st);
+    return st.run == FU_RUN_FINISHED;
+}
+
+static uint64_t next_deadline(runner_t *r)
+{
+    uint64_t a = fu_timers_next(&r->timers), b = fu_sched_next_deadline(r->s);
+    return a < b ? a : b;
+}
+
+static void turn(runner_t *r, uint64_t now)
+{
+    if (now > r->now)
+        r->now = now;
+    fu_timers_run(&r->timers, r->now);
+    if (!r->crashed)
+        fu_sched_run(r->s, r->now);
+}
+
+static void operator_at_start(runner_t *r)
+{
+    if (r->o->promote) {
+        fu_sched_operator(r->s, FU_OP_PROMOTE, r->now);
+        fu_sched_operator(r->s, FU_OP_RESUME, r->now);
+    }
+}
+
+static void run_virtual(runner_t *r)
+{
+    turn(r, r->now);
+    operator_at_start(r);
+    while (!r->crashed && !finished(r)) {
+        if (r->j)
+            fu_journal_commit(r->j);
+        uint64_t next = next_deadline(r);
+        if (next == UINT64_MAX)
+            break; /* waiting for an operator */
+        turn(r, next);
+        /* Virtual time runs faster than anyone reads: a line per wave event only. */
+    }
+}
+
+/* Real time on libuv: */
+
+static void stop_loop(runner_t *r)
+{
+    uv_stop(&r->loop);
+}
+
+static void on_drive(uv_timer_t *h);
+
+static void arm(runner_t *r)
+{
+    uint64_t next = next_deadline(r);
+    if (r->crashed || finished(r) || r->stop) {
+        stop_loop(r);
+        return;
+    }
+    if (next == UINT64_MAX) {
+        stop_loop(r); /* waiting for an operator: the CLI stops, --resume continues */
+        return;
+    }
+    uint64_t now = uv_now(&r->loop) - r->t0;
+    uv_timer_start(&r->drive, on_drive, next > now ? next - now : 0, 0);
+}
+
+static void on_drive(uv_timer_t *h)
+{
+    runner_t *r = h->data;
+    turn(r, uv_now(&r->loop) - r->t0);
+    arm(r);
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    runner_t *r = h->data;
+    r->now = uv_now(&r->loop) - r->t0 > r->now ? uv_now(&r->loop) - r->t0 : r->now;
+    uint64_t every = r->o->progress == FU_PROGRESS_TTY ? 1000 : 5000;
+    if (r->now - r->last_print >= every) {
+        r->last_print = r->now;
+        progress(r, false);
+    }
+}
+
+static void on_check(uv_check_t *h)
+{
+    runner_t *r = h->data;
+    if (r->j && !r->crashed)
+        fu_journal_commit(r->j); /* one transaction per loop turn */
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    runner_t *r = h->data;
+    if (++r->signals == 1) {
+        fprintf(stderr, "\nfleetup: %s: aborting; nodes already installing finish. "
+                        "Again to stop at once (then: fleetup deploy --resume %lld)\n",
+                strsignal(signum), (long long)r->id);
+        fu_sched_operator(r->s, FU_OP_ABORT, r->now);
+        arm(r);
+    } else {
+        r->stop = true;
+        stop_loop(r);
+    }
+}
+
+static void on_close(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void run_real(runner_t *r)
+{
+    uv_loop_init(&r->loop);
+    r->t0 = uv_now(&r->loop) - r->now; /* a resumed rollout's clock goes on */
+    uv_timer_init(&r->loop, &r->drive);
+    uv_timer_init(&r->loop, &r->tick);
+    uv_check_init(&r->loop, &r->commit);
+    uv_signal_init(&r->loop, &r->sigint);
+    uv_signal_init(&r->loop, &r->sigterm);
+    r->drive.data = r->tick.data = r->commit.data = r->sigint.data = r->sigterm.data = r;
+    uv_check_start(&r->commit, on_check);
+    uv_timer_start(&r->tick, on_tick, 250, 250);
+    uv_signal_start(&r->sigint, on_signal, SIGINT);
+    uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+    turn(r, r->now);
+    operator_at_start(r);
+    arm(r);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&r->drive, on_close);
+    uv_close((uv_handle_t *)&r->tick, on_close);
+    uv_close((uv_handle_t *)&r->commit, on_close);
+    uv_close((uv_handle_t *)&r->sigint, on_close);
+    uv_close((uv_handle_t *)&r->sigterm, on_close);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&r->loop);
+}
+
+/* ---- setup ---- */
+
+typedef struct {
+    runner_t *r;
+    const char *err;
+    char *errbuf;
+    size_t errlen;
+    fu_node_state_t *state;
+    fu_phase_t *phase;
+} resume_ctx_t;
+
+static void resume_node(void *ud, uint32_t idx, const char *name, uint32_t wave, int state,
+                        int phase, int attempts, const char *reason, uint64_t at_ms)
+{
+    resume_ctx_t *c = ud;
+    (void)wave, (void)attempts, (void)reason;
+    if (at_ms > c->r->now)
+        c->r->now = at_ms; /* the rollout's clock goes on from where it stopped */
+    if (idx >= c->r->n || c->errbuf[0])
+        return;
+    if (strcmp(c->r->f->nodes[c->r->order[idx]].name, name) != 0) {
+        snprintf(c->errbuf, c->errlen, "node %u of the rollout was '%s' and is now '%s': the "
+                 "fleet file changed since the rollout started; resume needs the same fleet",
+                 idx, name, c->r->f->nodes[c->r->order[idx]].name);
+        return;
+    }
+    c->state[idx] = (fu_node_state_t)state;
+    c->phase[idx] = (fu_phase_t)phase;
+}
+
+/* The selection of a journaled rollout: fleet indices in rollout order. */
+static int load_selection(runner_t *r, fu_journal_t *j, int64_t id, char *err, size_t errlen)
+{
+    fu_rollout_row_t row;
+    if (fu_journal_rollout_get(j, id, &row) != 0) {
+        snprintf(err, errlen, "no rollout %lld in this state directory (see 'fleetup history')",
+                 (long long)id);
+        return -1;
+    }
+    int rc = 0;
+    if (strcmp(row.state, "finished") == 0) {
+        snprintf(err, errlen, "rollout %lld has already finished (%s)", (long long)id,
+                 row.reason ? row.reason : "all nodes ended");
+        rc = -1;
+    } else if (row.nodes > r->f->nnodes) {
+        snprintf(err, errlen, "rollout %lld had %u nodes; the fleet now has %zu: resume needs the "
+                 "same fleet", (long long)id, row.nodes, r->f->nnodes);
+        rc = -1;
+    }
+    r->n = row.nodes;
+    fu_journal_row_free(&row);
+    if (rc == 0 && fu_journal_selection(j, id, r->order, r->n) != 0) {
+        snprintf(err, errlen, "rollout %lld: the journal lists no nodes", (long long)id);
+        rc = -1;
+    }
+    for (uint32_t i = 0; rc == 0 && i < r->n; i++)
+        if (r->order[i] >= r->f->nnodes) {
+            snprintf(err, errlen, "rollout %lld names node %u, beyond this fleet: resume needs "
+                     "the same fleet", (long long)id, r->order[i]);
+            rc = -1;
+        }
+    return rc;
+}
+
+static int select_nodes(runner_t *r, char *err, size_t errlen)
+{
+    const fu_fleet_t *f = r->f;
+    bool *sel = malloc((f->nnodes + 1) * sizeof(bool));
+    for (size_t i = 0; i < f->nnodes; i++)
+        sel[i] = true;
+    if (r->o->limit && fu_limit_select(f, r->o->limit, sel, err, errlen) != 0) {
+        free(sel);
+        return -1;
+    }
+    fu_sched_order(f, sel, r->order, &r->n);
+    free(sel);
+    if (r->n == 0) {
+        snprintf(err, errlen, "no node selected");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_transports(runner_t *r, char *err, size_t errlen)
+{
+    if (r->o->force_sim)
+        return 0;
+    for (uint32_t i = 0; i < r->n; i++) {
+        const fu_node_t *n = &r->f->nodes[r->order[i]];
+        if (n->transport != FU_TRANSPORT_SIM) {
+            snprintf(err, errlen, "node '%s' uses the %s transport, which this build cannot drive "
+                     "yet; deploy works with simulated nodes: set 'transport: sim' in the fleet "
+                     "or pass --transport sim", n->name, fu_transport_name(n->transport));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void cleanup(runner_t *r)
+{
+    if (r->t)
+        r->t->vt->destroy(r->t);
+    fu_sched_free(r->s);
+    fu_timers_free(&r->timers);
+    free(r->order);
+    free(r->rev);
+}
+
+/* Puts journaled node states back into a new scheduler. */
+static int restore(runner_t *r, char *err, size_t errlen)
+{
+    resume_ctx_t c = {.r = r, .errbuf = err, .errlen = errlen};
+    err[0] = '\0';
+    c.state = calloc(r->n + 1, sizeof(*c.state));
+    c.phase = calloc(r->n + 1, sizeof(*c.phase));
+    fu_journal_nodes(r->j, r->id, resume_node, &c);
+    r->timers.now = r->now;
+    for (uint32_t i = 0; !err[0] && i < r->n; i++)
+        fu_sched_restore(r->s, i, c.state[i], c.phase[i]);
+    free(c.state);
+    free(c.phase);
+    return err[0] ? -1 : 0;
+}
+
+int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_result_t *res,
+                   char *err, size_t errlen)
+{
+    runner_t *r = calloc(1, sizeof(*r));
+    r->f = f;
+    r->o = o;
+    r->order = malloc((f->nnodes + 1) * sizeof(uint32_t));
+    fu_timers_init(&r->timers);
+    memset(res, 0, sizeof(*res));
+    int rc = -1;
+    if (!o->no_journal && (r->j = fu_journal_open(o->state_dir, err, errlen)) == NULL)
+        goto out;
+    if (o->resume_id) {
+        if (r->j == NULL || load_selection(r, r->j, o->resume_id, err, errlen) != 0)
+            goto out;
+        r->id = o->resume_id;
+    } else if (select_nodes(r, err, errlen) != 0) {
+        goto out;
+    }
+    if (check_transports(r, err, errlen) != 0)
+        goto out;
+    r->rev = malloc((f->nnodes + 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < f->nnodes; i++)
+        r->rev[i] = UINT32_MAX;
+    for (uint32_t i = 0; i < r->n; i++)
+        r->rev[r->order[i]] = i;
+    fu_sched_hooks_t hooks = {r, h_start, h_cancel, h_transition, h_run};
+    r->s = fu_sched_new(f, r->order, r->n, &hooks);
+    char world[4096];
+    snprintf(world, sizeof(world), "%s/sim-world.db", o->state_dir ? o->state_dir : ".");
+    const char *terr = NULL;
+    r->t = fu_sim_new(f, &r->timers, o->no_journal ? NULL : world, &terr);
+    if (r->t == NULL) {
+        snprintf(err, errlen, "%s", terr);
+        goto out;
+    }
+    r->t->phase_cb = on_phase;
+    r->t->ud = r;
+    if (o->resume_id) {
+        if (restore(r, err, errlen) != 0)
+            goto out;
+        fu_journal_event(r->j, r->id, 0, "resumed", 0, "resumed after a stop");
+    } else if (r->j) {
+        uint32_t *waves = malloc((r->n + 1) * sizeof(uint32_t));
+        for (uint32_t i = 0; i < r->n; i++)
+            waves[i] = fu_sched_node(r->s, i)->wave;
+        r->id = fu_journal_rollout_begin(r->j, f, o->limit, r->order, waves, r->n, wall_ms());
+        free(waves);
+        if (r->id < 0) {
+            snprintf(err, errlen, "cannot record the rollout: %s", fu_journal_error(r->j));
+            goto out;
+        }
+    }
+    if (o->progress != FU_PROGRESS_NONE)
+        fprintf(stderr, "fleetup: rollout %lld: %u nodes in %u waves, state in %s\n",
+                (long long)r->id, r->n, fu_sched_wave_sizes(&f->policy, r->n, NULL, UINT32_MAX),
+                o->no_journal ? "memory only" : o->state_dir);
+    if (o->virtual_time || f->sim.virtual_time)
+        run_virtual(r);
+    else
+        run_real(r);
+    res->id = r->id;
+    res->crashed = r->crashed;
+    res->elapsed_ms = r->now;
+    fu_sched_stats(r->s, &res->stats);
+    if (res->stats.halt_reason)
+        snprintf(res->reason, sizeof(res->reason), "%s", res->stats.halt_reason);
+    if (!r->crashed && r->o->progress != FU_PROGRESS_NONE)
+        progress(r, true);
+    if (r->j && !r->crashed) {
+        const char *state = fu_run_state_name(res->stats.run);
+        fu_journal_rollout_end(r->j, r->id, state, res->stats.halt_reason,
+                               res->stats.run == FU_RUN_FINISHED ? wall_ms() : 0);
+    }
+    rc = 0;
+out:
+    if (r->j) {
+        if (r->crashed)
+            fu_journal_abandon(r->j);
+        else
+            fu_journal_close(r->j);
+    }
+    cleanup(r);
+    free(r);
+    return rc;
+}
