@@ -486,8 +486,10 @@ int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_r
     res->crashed = r->crashed;
     res->elapsed_ms = r->now;
     fu_sched_stats(r->s, &res->stats);
+    /* The scheduler (and its halt reason) is freed below: keep a copy. */
     if (res->stats.halt_reason)
         snprintf(res->reason, sizeof(res->reason), "%s", res->stats.halt_reason);
+    res->stats.halt_reason = res->reason[0] ? res->reason : NULL;
     if (!r->crashed && r->o->progress != FU_PROGRESS_NONE)
         progress(r, true);
     if (r->j && !r->crashed) {
