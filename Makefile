@@ -11,7 +11,7 @@ SETUP     = tools/setup.sh
 all: build
 
 help:
-	@echo "make run        set up, build, validate the example fleet and print its port plan"
+	@echo "make run        set up, build, check the example fleet and its port plan, roll out a simulated fleet"
 	@echo "make test       set up, build and run the whole test suite (ctest)"
 	@echo "make test-asan  the same suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@echo "make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS (default 30)"
@@ -27,10 +27,16 @@ $(BUILD)/Makefile: CMakeLists.txt | setup
 build: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# The main job: the example datacenter fleet checked and its port plan, then a rollout of
+# a simulated fleet in waves (a fresh state directory each time, so it starts from scratch).
+SIM_FLEET ?= inventories/sim-demo.yml
+RUN_STATE ?= .fleetup/make-run
 run: build
 	./$(BUILD)/fleetup validate $(FLEET)
-	./$(BUILD)/fleetup nodes $(FLEET)
 	./$(BUILD)/fleetup ports $(FLEET)
+	./$(BUILD)/fleetup plan $(SIM_FLEET) | head -n 12
+	@rm -rf $(RUN_STATE)
+	./$(BUILD)/fleetup deploy $(SIM_FLEET) --state-dir $(RUN_STATE) || test $$? -eq 1
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

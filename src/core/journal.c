@@ -9,16 +9,33 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* A node's latest state, written to rollout_nodes once per commit however many
+ * transitions it went through in that turn. */
+typedef struct {
+    int state, phase, attempts;
+    uint64_t at;
+    char *reason;
+    bool dirty;
+} latest_t;
+
 struct fu_journal_s {
     sqlite3 *db;
     sqlite3_stmt *ins_transition, *ins_inventory, *ins_event, *upd_node;
     bool in_tx;
     uint64_t pending;
+    int64_t rollout;      /* the rollout the latest[] entries belong to */
+    int64_t seq;          /* its last transition number */
+    latest_t *latest;
+    uint32_t nlatest;
+    uint32_t *dirty;
+    uint32_t ndirty;
 };
 
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
+    "PRAGMA cache_size=-65536;"
+    "PRAGMA wal_autocheckpoint=16384;"
     "CREATE TABLE IF NOT EXISTS rollouts("
     "  id INTEGER PRIMARY KEY, fleet TEXT NOT NULL, limit_pattern TEXT,"
     "  started_ms INTEGER NOT NULL, finished_ms INTEGER, state TEXT NOT NULL, reason TEXT,"
@@ -30,10 +47,10 @@ static const char schema[] =
     "  attempts INTEGER NOT NULL DEFAULT 0, reason TEXT, at_ms INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(rollout, idx)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS transitions("
-    "  seq INTEGER PRIMARY KEY, rollout INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    "  rollout INTEGER NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL,"
     "  at_ms INTEGER NOT NULL, from_state INTEGER, from_phase INTEGER,"
-    "  to_state INTEGER, to_phase INTEGER, reason TEXT);"
-    "CREATE INDEX IF NOT EXISTS transitions_by_rollout ON transitions(rollout, seq);"
+    "  to_state INTEGER, to_phase INTEGER, reason TEXT,"
+    "  PRIMARY KEY(rollout, seq)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS inventory("
     "  rollout INTEGER NOT NULL, idx INTEGER NOT NULL, component TEXT NOT NULL,"
     "  version TEXT, at_ms INTEGER, PRIMARY KEY(rollout, idx, component)) WITHOUT ROWID;"
@@ -46,9 +63,24 @@ const char *fu_journal_error(fu_journal_t *j)
     return sqlite3_errmsg(j->db);
 }
 
+/* mkdir -p, each new level 0700: the journal is the operator's, nobody else's. */
+static int mkdir_p(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s", dir);
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(path, 0700) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 fu_journal_t *fu_journal_open(const char *dir, char *err, size_t errlen)
 {
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir_p(dir) != 0) {
         snprintf(err, errlen, "cannot create the state directory '%s': %s", dir, strerror(errno));
         return NULL;
     }
@@ -64,8 +96,8 @@ fu_journal_t *fu_journal_open(const char *dir, char *err, size_t errlen)
     }
     sqlite3_busy_timeout(j->db, 5000);
     sqlite3_prepare_v2(j->db,
-                       "INSERT INTO transitions(rollout, idx, at_ms, from_state, from_phase,"
-                       " to_state, to_phase, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       "INSERT INTO transitions(rollout, seq, idx, at_ms, from_state, from_phase,"
+                       " to_state, to_phase, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        -1, &j->ins_transition, NULL);
     sqlite3_prepare_v2(j->db,
                        "UPDATE rollout_nodes SET state = ?, phase = ?, attempts = ?, reason = ?,"
@@ -88,6 +120,8 @@ void fu_journal_close(fu_journal_t *j)
     sqlite3_finalize(j->ins_inventory);
     sqlite3_finalize(j->ins_event);
     sqlite3_close(j->db);
+    free(j->latest);
+    free(j->dirty);
     free(j);
 }
 
@@ -96,8 +130,15 @@ void fu_journal_abandon(fu_journal_t *j)
     if (j->in_tx)
         sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
     j->in_tx = false;
+    for (uint32_t k = 0; k < j->ndirty; k++) {
+        free(j->latest[j->dirty[k]].reason);
+        j->latest[j->dirty[k]].reason = NULL;
+    }
+    j->ndirty = 0;
     fu_journal_close(j);
 }
+
+static void flush_latest(fu_journal_t *j);
 
 static void begin(fu_journal_t *j)
 {
@@ -112,6 +153,7 @@ int fu_journal_commit(fu_journal_t *j)
 {
     if (!j->in_tx)
         return 0;
+    flush_latest(j);
     j->in_tx = false;
     j->pending = 0;
     return sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
@@ -156,32 +198,87 @@ int64_t fu_journal_rollout_begin(fu_journal_t *j, const fu_fleet_t *f, const cha
     return id;
 }
 
+/* Starts numbering a rollout's transitions after the last journaled one. */
+static void select_rollout(fu_journal_t *j, int64_t rollout)
+{
+    if (j->rollout == rollout)
+        return;
+    j->rollout = rollout;
+    j->seq = 0;
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(j->db, "SELECT max(seq) FROM transitions WHERE rollout = ?", -1, &st, NULL);
+    sqlite3_bind_int64(st, 1, rollout);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        j->seq = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+}
+
+static void remember(fu_journal_t *j, uint32_t idx, int state, int phase, int attempts,
+                     const char *reason, uint64_t at)
+{
+    if (idx >= j->nlatest) {
+        uint32_t n = idx + 1 > 2 * j->nlatest ? idx + 1 : 2 * j->nlatest;
+        j->latest = realloc(j->latest, n * sizeof(*j->latest));
+        j->dirty = realloc(j->dirty, n * sizeof(*j->dirty));
+        memset(j->latest + j->nlatest, 0, (n - j->nlatest) * sizeof(*j->latest));
+        j->nlatest = n;
+    }
+    latest_t *l = &j->latest[idx];
+    if (!l->dirty) {
+        l->dirty = true;
+        j->dirty[j->ndirty++] = idx;
+    }
+    l->state = state;
+    l->phase = phase;
+    l->attempts = attempts;
+    l->at = at;
+    free(l->reason);
+    l->reason = reason ? strdup(reason) : NULL;
+}
+
+static void flush_latest(fu_journal_t *j)
+{
+    sqlite3_stmt *st = j->upd_node;
+    for (uint32_t k = 0; k < j->ndirty; k++) {
+        latest_t *l = &j->latest[j->dirty[k]];
+        sqlite3_bind_int(st, 1, l->state);
+        sqlite3_bind_int(st, 2, l->phase);
+        sqlite3_bind_int(st, 3, l->attempts);
+        sqlite3_bind_text(st, 4, l->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, (int64_t)l->at);
+        sqlite3_bind_int64(st, 6, j->rollout);
+        sqlite3_bind_int(st, 7, (int)j->dirty[k]);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+        free(l->reason);
+        l->reason = NULL;
+        l->dirty = false;
+    }
+    j->ndirty = 0;
+}
+
 void fu_journal_transition(fu_journal_t *j, int64_t rollout, uint32_t idx, uint64_t at_ms,
                            int from_state, int from_phase, int to_state, int to_phase,
                            int attempts, const char *reason)
 {
     begin(j);
+    if (j->rollout != rollout) {
+        flush_latest(j);
+        select_rollout(j, rollout);
+    }
     sqlite3_stmt *st = j->ins_transition;
     sqlite3_bind_int64(st, 1, rollout);
-    sqlite3_bind_int(st, 2, (int)idx);
-    sqlite3_bind_int64(st, 3, (int64_t)at_ms);
-    sqlite3_bind_int(st, 4, from_state);
-    sqlite3_bind_int(st, 5, from_phase);
-    sqlite3_bind_int(st, 6, to_state);
-    sqlite3_bind_int(st, 7, to_phase);
-    sqlite3_bind_text(st, 8, reason, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, ++j->seq);
+    sqlite3_bind_int(st, 3, (int)idx);
+    sqlite3_bind_int64(st, 4, (int64_t)at_ms);
+    sqlite3_bind_int(st, 5, from_state);
+    sqlite3_bind_int(st, 6, from_phase);
+    sqlite3_bind_int(st, 7, to_state);
+    sqlite3_bind_int(st, 8, to_phase);
+    sqlite3_bind_text(st, 9, reason, -1, SQLITE_STATIC);
     sqlite3_step(st);
     sqlite3_reset(st);
-    st = j->upd_node;
-    sqlite3_bind_int(st, 1, to_state);
-    sqlite3_bind_int(st, 2, to_phase);
-    sqlite3_bind_int(st, 3, attempts);
-    sqlite3_bind_text(st, 4, reason, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 5, (int64_t)at_ms);
-    sqlite3_bind_int64(st, 6, rollout);
-    sqlite3_bind_int(st, 7, (int)idx);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    remember(j, idx, to_state, to_phase, attempts, reason, at_ms);
 }
 
 void fu_journal_inventory(fu_journal_t *j, int64_t rollout, uint32_t idx, const char *component,

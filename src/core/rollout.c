@@ -452,7 +452,7 @@ int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_r
     char world[4096];
     snprintf(world, sizeof(world), "%s/sim-world.db", o->state_dir ? o->state_dir : ".");
     const char *terr = NULL;
-    r->t = fu_sim_new(f, &r->timers, o->no_journal ? NULL : world, &terr);
+    r->t = fu_sim_new(f, &r->timers, o->no_journal || o->sim_in_memory ? NULL : world, &terr);
     if (r->t == NULL) {
         snprintf(err, errlen, "%s", terr);
         goto out;

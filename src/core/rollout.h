@@ -20,6 +20,10 @@ typedef struct {
     bool force_sim;             /* every node through the sim transport */
     bool no_journal;            /* benchmarks: measure the scheduler alone */
     bool promote;               /* operator promote/resume at start (a resumed canary) */
+    /* The simulated nodes keep their installed versions in STATE_DIR/sim-world.db, so they
+     * outlive a killed orchestrator as real machines would. Off: in memory (benchmarks:
+     * the simulated nodes' own writes are not the orchestrator's cost). */
+    bool sim_in_memory;
     fu_progress_t progress;
     /* Tests: stop dead after this many transitions, as a crash would (the turn in
      * progress is not committed). 0: never. */

@@ -275,3 +275,8 @@ const char *fu_sim_installed(const fu_transport_t *t, uint32_t node, uint32_t co
     const sim_t *s = (const sim_t *)t;
     return s->installed[(size_t)node * s->ncomp + component];
 }
+
+uint64_t fu_sim_duration(const fu_transport_t *t, uint32_t node, fu_phase_t phase, uint32_t try_)
+{
+    return duration((const sim_t *)t, node, phase, try_);
+}

@@ -13,6 +13,8 @@ fu_transport_t *fu_sim_new(const fu_fleet_t *f, fu_timers_t *timers, const char 
                            const char **err);
 /* How often component c was installed on fleet node i (tests: never twice). */
 uint32_t fu_sim_installs(const fu_transport_t *t, uint32_t node, uint32_t component);
+/* The duration the sim draws for a phase try of fleet node i (benchmarks: the ideal). */
+uint64_t fu_sim_duration(const fu_transport_t *t, uint32_t node, fu_phase_t phase, uint32_t try_);
 const char *fu_sim_installed(const fu_transport_t *t, uint32_t node, uint32_t component);
 
 #endif
