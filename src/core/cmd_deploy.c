@@ -13,7 +13,7 @@
 static void help(void)
 {
     printf("usage: fleetup deploy FLEET [--state-dir DIR] [--limit PATTERN] [--transport sim]\n"
-           "                          [--virtual-time] [--quiet] [--json]\n"
+           "                          [--virtual-time] [--sim-seed N] [--quiet] [--json]\n"
            "       fleetup deploy --resume ID [--state-dir DIR] [--promote]\n"
            "\n"
            "Runs a rollout: every selected node goes connect, inventory, plan, stage, install,\n"
@@ -30,6 +30,7 @@ static void help(void)
            "                    this build cannot drive are refused otherwise\n"
            "  --virtual-time    simulated nodes in virtual time: the rollout runs as fast as\n"
            "                    the CPU allows, times in the report are simulated\n"
+           "  --sim-seed N      another seed for the simulated nodes' draws (sim: seed)\n"
            "  --resume ID       continue rollout ID (its fleet file is read again and must\n"
            "                    list the same nodes)\n"
            "  --promote         with --resume: promote a canary / resume a manual pause\n"
@@ -44,6 +45,7 @@ static void help(void)
 typedef struct {
     const char *state_dir, *limit, *fleet;
     int64_t resume;
+    long long sim_seed; /* -1: the fleet's */
     bool sim, virtual_time, quiet, json, promote;
 } deploy_args_t;
 
@@ -54,12 +56,13 @@ static int parse(int argc, char **argv, deploy_args_t *a)
         {"transport", required_argument, NULL, 't'}, {"virtual-time", no_argument, NULL, 'v'},
         {"resume", required_argument, NULL, 'r'},    {"promote", no_argument, NULL, 'p'},
         {"quiet", no_argument, NULL, 'q'},           {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+        {"sim-seed", required_argument, NULL, 's'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     int c;
     char *end;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "d:l:t:vr:pqjh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:l:t:vr:pqjs:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': a->state_dir = optarg; break;
         case 'l': a->limit = optarg; break;
@@ -76,6 +79,11 @@ static int parse(int argc, char **argv, deploy_args_t *a)
                 return fu_cli_usage_error("deploy", "--resume takes a rollout id (see 'fleetup history')");
             break;
         case 'p': a->promote = true; break;
+        case 's':
+            a->sim_seed = strtoll(optarg, &end, 10);
+            if (*end || a->sim_seed < 0)
+                return fu_cli_usage_error("deploy", "--sim-seed takes a whole number");
+            break;
         case 'q': a->quiet = true; break;
         case 'j': a->json = true; break;
         case 'h': help(); exit(FU_EXIT_OK);
@@ -159,7 +167,7 @@ static void summary(const deploy_args_t *a, const fu_rollout_result_t *res, cons
 
 int fu_cmd_deploy(int argc, char **argv)
 {
-    deploy_args_t a = {.state_dir = ".fleetup"};
+    deploy_args_t a = {.state_dir = ".fleetup", .sim_seed = -1};
     int rc = parse(argc, argv, &a);
     if (rc != 0)
         return rc;
@@ -170,6 +178,8 @@ int fu_cmd_deploy(int argc, char **argv)
     free(fleet_path);
     if (f == NULL)
         return FU_EXIT_USAGE;
+    if (a.sim_seed >= 0)
+        f->sim.seed = (uint64_t)a.sim_seed;
     fu_rollout_opts_t o = {
         .state_dir = a.state_dir,
         .limit = a.limit,
