@@ -7,20 +7,7 @@ FU=$1
 SRC=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fails=0
-passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-
-# expect RC CMD...: runs CMD, stdout to $work/out, stderr to $work/err
-expect() {
-    want=$1; shift
-    "$@" >"$work/out" 2>"$work/err"
-    rc=$?
-    if [ "$rc" -eq "$want" ]; then ok; else bad "exit $rc (want $want): $*"; sed 's/^/    /' "$work/err" >&2; fi
-}
-contains() { if grep -q -- "$2" "$1"; then ok; else bad "$1 lacks '$2'"; sed 's/^/    /' "$1" >&2; fi; }
-lacks() { if grep -q -- "$2" "$1"; then bad "$1 shows '$2'"; else ok; fi; }
+. "$SRC/tests/integration/lib/assert.sh"
 
 for f in "$SRC"/inventories/*.yml; do
     expect 0 "$FU" validate "$f"
@@ -107,5 +94,4 @@ for c in validate nodes ports; do
     contains "$work/out" "usage: fleetup $c"
 done
 
-echo "cli: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish cli

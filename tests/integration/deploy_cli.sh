@@ -7,17 +7,7 @@ FU=$1
 SRC=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fails=0
-passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect() {
-    want=$1; shift
-    "$@" >"$work/out" 2>"$work/err"
-    rc=$?
-    if [ "$rc" -eq "$want" ]; then ok; else bad "exit $rc (want $want): $*"; sed 's/^/    /' "$work/err" >&2; fi
-}
-contains() { if grep -q -- "$2" "$1"; then ok; else bad "$1 lacks '$2'"; sed 's/^/    /' "$1" >&2; fi; }
+. "$SRC/tests/integration/lib/assert.sh"
 
 # plan touches nothing and shows the waves.
 expect 0 "$FU" plan "$SRC/inventories/datacenter.yml"
@@ -98,5 +88,4 @@ expect 0 "$FU" deploy --resume 1 --promote --state-dir "$work/st2" --quiet
 contains "$work/out" "rollout 1 finished"
 contains "$work/out" "9 done"
 
-echo "deploy_cli: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish deploy_cli

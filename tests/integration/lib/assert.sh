@@ -1,0 +1,22 @@
+# Shared by the integration scripts (sourced, never run by ctest: it sits in lib/).
+# Needs $work (a scratch directory). Counts into $passes and $fails.
+passes=0
+fails=0
+ok() { passes=$((passes + 1)); }
+bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+# expect RC CMD...: runs CMD with stdout in $work/out and stderr in $work/err.
+expect() {
+    want=$1; shift
+    "$@" >"$work/out" 2>"$work/err"
+    rc=$?
+    if [ "$rc" -eq "$want" ]; then ok; else bad "exit $rc (want $want): $*"; sed 's/^/    /' "$work/err" >&2; fi
+}
+contains() { if grep -q -- "$2" "$1"; then ok; else bad "$1 lacks '$2'"; sed 's/^/    /' "$1" >&2; fi; }
+lacks() { if grep -q -- "$2" "$1"; then bad "$1 shows '$2'"; else ok; fi; }
+
+# finish NAME: the closing line test runners look for, and the exit status.
+finish() {
+    echo "$1: $passes passed, $fails failed"
+    [ "$fails" -eq 0 ]
+}
