@@ -309,14 +309,16 @@ static void html_summary(const report_t *r, FILE *out)
     fprintf(out, "<h2>Summary</h2>\n<div class=\"cards\">\n");
     fprintf(out, "<div class=\"card\"><b>%u</b>nodes</div>\n", r->n);
     static const int order[] = {FU_NS_DONE, FU_NS_SKIPPED, FU_NS_FAILED, FU_NS_UNREACHABLE,
-                                FU_NS_CANCELLED, FU_NS_PENDING};
+                                FU_NS_CANCELLED};
     for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
         int s = order[k];
-        const char *cls = s == FU_NS_FAILED || s == FU_NS_UNREACHABLE ? "bad"
-                          : s == FU_NS_DONE                          ? "ok"
-                                                                     : "";
-        fprintf(out, "<div class=\"card %s\"><b>%u</b>%s</div>\n", cls, r->row.by_state[s],
-                state_name(s));
+        uint32_t count = r->row.by_state[s];
+        const char *cls = (s == FU_NS_FAILED || s == FU_NS_UNREACHABLE) && count ? "bad"
+                          : s == FU_NS_DONE && count                            ? "ok"
+                                                                                : "";
+        fprintf(out, "<div class=\"card %s\"><b>%u</b>%s</div>\n", cls, count,
+                s == FU_NS_SKIPPED ? "already current" : s == FU_NS_CANCELLED ? "not started"
+                                                                              : state_name(s));
     }
     fprintf(out, "</div>\n<h2>Waves</h2>\n<table><tr><th>wave</th><th class=\"num\">nodes</th>"
                  "<th class=\"num\">done</th><th class=\"num\">skipped</th><th class=\"num\">failed</th>"
