@@ -20,6 +20,8 @@ static const command_t commands[] = {
     {"deploy", fu_cmd_deploy, "run a rollout in waves, journaled; --resume ID after a crash"},
     {"history", fu_cmd_history, "the rollouts journaled in a state directory"},
     {"report", fu_cmd_report, "a rollout's report: json, junit, csv or html"},
+    {"serve", fu_cmd_serve, "the HTTP/HTTPS server: packages, status callbacks, API, metrics"},
+    {"token", fu_cmd_token, "a node's token for the server's node-facing routes"},
 };
 
 static void usage(FILE *out)

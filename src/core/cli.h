@@ -20,6 +20,8 @@ int fu_cmd_plan(int argc, char **argv);
 int fu_cmd_deploy(int argc, char **argv);
 int fu_cmd_history(int argc, char **argv);
 int fu_cmd_report(int argc, char **argv);
+int fu_cmd_serve(int argc, char **argv);
+int fu_cmd_token(int argc, char **argv);
 
 /* Loads FLEET, prints its diagnostics to stderr (as JSON on stdout when json is set)
  * and returns NULL when it is invalid. */

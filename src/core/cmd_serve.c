@@ -1,0 +1,272 @@
+/* fleetup serve FLEET: the shared HTTP (port) / HTTPS (ssl_port) server on its own,
+ * serving the baseline's packages, taking node status posts, the API and metrics; and
+ * fleetup token, which prints a node's token. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "core/cli.h"
+#include "core/ports.h"
+#include "http/packages.h"
+#include "http/routes.h"
+#include "http/server.h"
+#include "http/tls.h"
+#include "http/token.h"
+
+static void help(void)
+{
+    printf("usage: fleetup serve FLEET [--state-dir DIR] [--port N] [--ssl-port N]\n"
+           "                         [--bind ADDR]... [--api-on-http] [--max-connections N]\n"
+           "\n"
+           "Runs fleetup's HTTP and HTTPS server: nodes download the baseline's packages from\n"
+           "/pkg/SHA256 and post their status to /cb/ROLLOUT/NODE, both with their node token\n"
+           "('fleetup token'); /api/v1/{info,packages,callbacks} and /metrics (Prometheus)\n"
+           "need the admin token and are on the HTTPS port only unless --api-on-http.\n"
+           "\n"
+           "The state directory (default ./.fleetup) keeps the server secret, admin.token\n"
+           "(0600) and, unless the fleet's server: section names tls_cert and tls_key, a\n"
+           "self-signed certificate made on first start. Packages are hashed at start: one\n"
+           "whose SHA-256 differs from the fleet file stops the start.\n"
+           "\n"
+           "  --port N, --ssl-port N  ports (flags > FLEETUP_PORT/FLEETUP_SSL_PORT > fleet file\n"
+           "                          > 63001/63002)\n"
+           "  --bind ADDR             listen on this address (repeatable; default 0.0.0.0 and ::,\n"
+           "                          or the fleet's server.bind)\n"
+           "  --api-on-http           also serve the API and metrics on the plain port\n"
+           "  --max-connections N     beyond N open connections new ones are closed (default 10000)\n"
+           "\n"
+           "SIGINT/SIGTERM: stop accepting, let downloads in progress finish for up to 30 s,\n"
+           "exit 0.\n");
+}
+
+typedef struct {
+    uv_loop_t loop;
+    const fu_fleet_t *f;
+    fu_http_server_t *server;
+    fu_routes_t routes;
+    fu_packages_t packages;
+    fu_secrets_t secrets;
+    SSL_CTX *tls;
+    char fingerprint[128];
+    fu_server_ports_t ports;
+    const char *binds[8];
+    int nbinds;
+    bool api_on_http;
+    uint32_t max_conn;
+    uv_signal_t sigint, sigterm;
+    int rc;
+    bool stopping;
+} serve_t;
+
+static void log_line(void *ud, const char *line)
+{
+    (void)ud;
+    fprintf(stderr, "fleetup serve: %s\n", line);
+}
+
+static void on_stopped(void *ud)
+{
+    serve_t *s = ud;
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    fu_http_server_free(s->server);
+    s->server = NULL;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    serve_t *s = h->data;
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    fprintf(stderr, "fleetup serve: %s: no new connections; downloads in progress finish "
+                    "(30 s at most)\n", strsignal(signum));
+    fu_http_shutdown(s->server, 30000, on_stopped, s);
+}
+
+static int start_listeners(serve_t *s)
+{
+    char err[512];
+    const char *defaults[] = {"0.0.0.0", "::"};
+    const char *const *binds = s->nbinds ? s->binds : defaults;
+    int nb = s->nbinds ? s->nbinds : 2;
+    if (!s->nbinds && s->f->server.bind) {
+        binds = &s->f->server.bind;
+        nb = 1;
+    }
+    for (int i = 0; i < nb; i++) {
+        if (fu_http_listen(s->server, binds[i], s->ports.port, NULL, err, sizeof(err)) != 0 ||
+            fu_http_listen(s->server, binds[i], s->ports.ssl_port, s->tls, err, sizeof(err)) != 0) {
+            fprintf(stderr, "fleetup serve: %s\n", err);
+            return -1;
+        }
+        const char *l = strchr(binds[i], ':') ? "[" : "", *r = strchr(binds[i], ':') ? "]" : "";
+        printf("fleetup serve: http://%s%s%s:%u/  https://%s%s%s:%u/\n", l, binds[i], r,
+               s->ports.port, l, binds[i], r, s->ports.ssl_port);
+    }
+    printf("fleetup serve: TLS certificate SHA-256 %s\n", s->fingerprint);
+    printf("fleetup serve: %zu package%s, %zu nodes; admin token in %s\n", s->packages.n,
+           s->packages.n == 1 ? "" : "s", s->f->nnodes, "STATE_DIR/admin.token");
+    fflush(stdout);
+    return 0;
+}
+
+static void on_packages(void *ud, const char *err)
+{
+    serve_t *s = ud;
+    if (err) {
+        fprintf(stderr, "fleetup serve: %s\n", err);
+        s->rc = FU_EXIT_USAGE;
+        fu_http_shutdown(s->server, 0, on_stopped, s);
+        return;
+    }
+    if (start_listeners(s) != 0) {
+        s->rc = FU_EXIT_USAGE;
+        fu_http_shutdown(s->server, 0, on_stopped, s);
+    }
+}
+
+static int parse(int argc, char **argv, serve_t *s, const char **dir, const char **port,
+                 const char **ssl_port)
+{
+    static const struct option opts[] = {
+        {"state-dir", required_argument, NULL, 'd'}, {"port", required_argument, NULL, 'p'},
+        {"ssl-port", required_argument, NULL, 's'},  {"bind", required_argument, NULL, 'b'},
+        {"api-on-http", no_argument, NULL, 'a'},     {"max-connections", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    int c;
+    char *end;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "d:p:s:b:am:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': *dir = optarg; break;
+        case 'p': *port = optarg; break;
+        case 's': *ssl_port = optarg; break;
+        case 'b':
+            if (s->nbinds == 8)
+                return fu_cli_usage_error("serve", "at most 8 --bind addresses");
+            s->binds[s->nbinds++] = optarg;
+            break;
+        case 'a': s->api_on_http = true; break;
+        case 'm':
+            s->max_conn = (uint32_t)strtoul(optarg, &end, 10);
+            if (*end || s->max_conn == 0)
+                return fu_cli_usage_error("serve", "--max-connections takes a number above 0");
+            break;
+        case 'h': help(); exit(FU_EXIT_OK);
+        default: return fu_cli_usage_error("serve", "unknown option or missing value '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return fu_cli_usage_error("serve", "expects exactly one FLEET file");
+    return 0;
+}
+
+int fu_cmd_serve(int argc, char **argv)
+{
+    serve_t *s = calloc(1, sizeof(*s));
+    const char *dir = ".fleetup", *port = NULL, *ssl_port = NULL;
+    s->max_conn = 10000;
+    int rc = parse(argc, argv, s, &dir, &port, &ssl_port);
+    if (rc != 0) {
+        free(s);
+        return rc;
+    }
+    fu_fleet_t *f = fu_cli_load_fleet(argv[optind], false);
+    if (f == NULL) {
+        free(s);
+        return FU_EXIT_USAGE;
+    }
+    s->f = f;
+    char err[1024];
+    if (fu_ports_resolve(f, port, ssl_port, getenv(FU_ENV_PORT), getenv(FU_ENV_SSL_PORT),
+                         &s->ports, err, sizeof(err)) != 0) {
+        fu_fleet_free(f);
+        free(s);
+        return fu_cli_usage_error("serve", "%s", err);
+    }
+    if (fu_secrets_load(dir, &s->secrets, err, sizeof(err)) != 0 ||
+        (s->tls = fu_tls_server_ctx(f->server.tls_cert, f->server.tls_key, dir, s->fingerprint,
+                                    sizeof(s->fingerprint), err, sizeof(err))) == NULL) {
+        fprintf(stderr, "fleetup serve: %s\n", err);
+        fu_fleet_free(f);
+        free(s);
+        return FU_EXIT_USAGE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_init(&s->loop);
+    fu_routes_init(&s->routes);
+    s->routes.fleet = f;
+    s->routes.packages = &s->packages;
+    s->routes.secrets = &s->secrets;
+    s->routes.api_on_http = s->api_on_http;
+    s->routes.fingerprint = s->fingerprint;
+    s->routes.port = s->ports.port;
+    s->routes.ssl_port = s->ports.ssl_port;
+    fu_http_handlers_t h = {&s->routes, fu_routes_handle, fu_routes_body_limit, log_line};
+    fu_http_limits_t lim = {.max_connections = s->max_conn};
+    s->server = fu_http_server_new(&s->loop, &h, &lim);
+    s->routes.server = s->server;
+    uv_signal_init(&s->loop, &s->sigint);
+    uv_signal_init(&s->loop, &s->sigterm);
+    s->sigint.data = s->sigterm.data = s;
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    fu_packages_load(&s->loop, f, &s->packages, on_packages, s);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&s->loop);
+    rc = s->rc;
+    fu_routes_free(&s->routes);
+    fu_packages_free(&s->packages);
+    SSL_CTX_free(s->tls);
+    fu_fleet_free(f);
+    free(s);
+    return rc;
+}
+
+int fu_cmd_token(int argc, char **argv)
+{
+    static const struct option opts[] = {{"rollout", required_argument, NULL, 'r'},
+                                         {"state-dir", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *rollout = NULL, *dir = ".fleetup";
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "r:d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': rollout = optarg; break;
+        case 'd': dir = optarg; break;
+        case 'h':
+            printf("usage: fleetup token NODE --rollout ID [--state-dir DIR]\n\n"
+                   "Prints NODE's token for rollout ID: ROLLOUT:NODE:HMAC, where the HMAC is\n"
+                   "HMAC-SHA256 of the server secret in DIR (made on first use) over the rollout\n"
+                   "and the node. A node presents it on /pkg/ and /cb/ROLLOUT/NODE, as\n"
+                   "'Authorization: Bearer TOKEN' or '?t=TOKEN'.\n");
+            return FU_EXIT_OK;
+        default: return fu_cli_usage_error("token", "unknown option or missing value '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1 || rollout == NULL)
+        return fu_cli_usage_error("token", "expects NODE and --rollout ID");
+    for (const char *p = rollout; *p; p++)
+        if (*p < '0' || *p > '9' || p - rollout > 18)
+            return fu_cli_usage_error("token", "--rollout takes a rollout number");
+    const char *node = argv[optind];
+    if (node[0] == '\0' || strchr(node, ':') || strchr(node, '/'))
+        return fu_cli_usage_error("token", "'%s' is not a node name", node);
+    fu_secrets_t sec;
+    char err[512], tok[1024];
+    if (fu_secrets_load(dir, &sec, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fleetup token: %s\n", err);
+        return FU_EXIT_USAGE;
+    }
+    fu_token_make(&sec, rollout, node, tok, sizeof(tok));
+    printf("%s\n", tok);
+    return FU_EXIT_OK;
+}

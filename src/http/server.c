@@ -1,0 +1,800 @@
+/* HTTP/1.1 server (server.h). A connection owns its uv_tcp_t, an llhttp parser, a fixed
+ * head buffer (16 KiB: the limit is also the allocation) and, on TLS listeners, a memory-
+ * BIO TLS state. Requests are answered in order as they complete, so pipelining needs no
+ * queue; a large body written from shared memory pauses the parser until it is sent. */
+#include "http/server.h"
+
+#include <llhttp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/tls.h"
+
+#define HIGH_WATER (1u << 20)     /* stop reading above this much unsent data */
+#define TLS_CHUNK (256u * 1024)  /* plaintext encrypted per pump step */
+#define PENDING_MAX (64u * 1024) /* unparsed input held while a response streams */
+
+typedef struct listener_s {
+    uv_tcp_t tcp;
+    fu_http_server_t *server;
+    SSL_CTX *tls;
+    struct listener_s *next;
+} listener_t;
+
+struct fu_http_server_s {
+    uv_loop_t *loop;
+    fu_http_handlers_t h;
+    fu_http_limits_t lim;
+    listener_t *listeners;
+    fu_http_conn_t *conns; /* doubly linked */
+    fu_http_stats_t stats;
+    bool shutting_down;
+    uv_timer_t shutdown_timer;
+    void (*shutdown_cb)(void *);
+    void *shutdown_ud;
+};
+
+typedef struct {
+    uv_write_t req;
+    fu_http_conn_t *conn;
+    size_t len;
+    char data[]; /* owned copy (headers, small bodies, TLS records) */
+} wreq_t;
+
+struct fu_http_conn_s {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    fu_http_server_t *server;
+    fu_http_conn_t *prev, *next;
+    llhttp_t parser;
+    fu_tls_conn_t tls;
+    bool is_tls, closing, close_after_write, in_request, in_body, paused, in_field;
+    int handles_open;
+    /* the request being read */
+    char head[FU_HTTP_MAX_HEAD + 256];
+    size_t head_len, url_len;
+    uint32_t nheaders;
+    uint32_t name_off[FU_HTTP_MAX_HEADERS], value_off[FU_HTTP_MAX_HEADERS];
+    bool in_value;
+    int error_status; /* a limit was hit: answer this and close */
+    char *body;
+    size_t body_len, body_cap, body_limit;
+    fu_http_request_t req;
+    /* a body being streamed from shared memory (TLS) */
+    const char *stream;
+    uint64_t stream_left;
+    size_t unsent; /* bytes handed to uv_write and not yet written */
+    char *pending;
+    size_t pending_len;
+};
+
+static const llhttp_settings_t *settings(void);
+static void conn_close(fu_http_conn_t *c);
+static void parse(fu_http_conn_t *c, const char *data, size_t len);
+
+const char *fu_http_status_text(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+static void logf_(fu_http_server_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(fu_http_server_t *s, const char *fmt, ...)
+{
+    if (s->h.log == NULL)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    s->h.log(s->h.ud, line);
+}
+
+/* ---- timers ---- */
+
+static void on_timeout(uv_timer_t *t);
+
+static void arm(fu_http_conn_t *c, uint64_t ms)
+{
+    if (!c->closing)
+        uv_timer_start(&c->timer, on_timeout, ms, 0);
+}
+
+/* ---- writing ---- */
+
+static void pump(fu_http_conn_t *c);
+static void conn_read_start(fu_http_conn_t *c);
+
+static void on_written(uv_write_t *w, int status)
+{
+    wreq_t *r = (wreq_t *)w;
+    fu_http_conn_t *c = r->conn;
+    c->unsent -= r->len;
+    free(r);
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->closing)
+        return;
+    if (c->stream_left) {
+        pump(c);
+        return;
+    }
+    if (c->unsent == 0 && c->close_after_write) {
+        conn_close(c);
+        return;
+    }
+    if (c->paused && c->unsent < HIGH_WATER / 2) {
+        c->paused = false;
+        llhttp_resume(&c->parser);
+        char *p = c->pending;
+        size_t n = c->pending_len;
+        c->pending = NULL;
+        c->pending_len = 0;
+        if (n)
+            parse(c, p, n);
+        free(p);
+        if (!c->closing && !c->paused)
+            conn_read_start(c);
+    }
+}
+
+/* Queues bytes for the socket: copied, or referenced when static (must outlive us). */
+static void send_raw(fu_http_conn_t *c, const char *data, size_t len, bool copy)
+{
+    if (len == 0 || c->closing)
+        return;
+    wreq_t *r = malloc(sizeof(*r) + (copy ? len : 0));
+    r->conn = c;
+    r->len = len;
+    uv_buf_t b = uv_buf_init(copy ? r->data : (char *)data, (unsigned)len);
+    if (copy)
+        memcpy(r->data, data, len);
+    c->unsent += len;
+    c->server->stats.bytes_sent += len;
+    if (uv_write(&r->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
+        c->unsent -= len;
+        free(r);
+        conn_close(c);
+    }
+}
+
+/* Moves TLS records from the write BIO to the socket. */
+static void flush_tls(fu_http_conn_t *c)
+{
+    size_t n;
+    while ((n = fu_tls_pending_out(&c->tls)) > 0) {
+        wreq_t *r = malloc(sizeof(*r) + n);
+        r->conn = c;
+        r->len = fu_tls_take_out(&c->tls, r->data, n);
+        uv_buf_t b = uv_buf_init(r->data, (unsigned)r->len);
+        c->unsent += r->len;
+        c->server->stats.bytes_sent += r->len;
+        if (uv_write(&r->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
+            c->unsent -= r->len;
+            free(r);
+            conn_close(c);
+            return;
+        }
+    }
+}
+
+static void send_bytes(fu_http_conn_t *c, const char *data, size_t len, bool copy)
+{
+    if (!c->is_tls) {
+        send_raw(c, data, len, copy);
+        return;
+    }
+    if (fu_tls_write(&c->tls, data, len) != 0) {
+        conn_close(c);
+        return;
+    }
+    flush_tls(c);
+}
+
+/* TLS bodies are encrypted a chunk at a time, only while little is unsent. */
+static void pump(fu_http_conn_t *c)
+{
+    while (c->stream_left && c->unsent < HIGH_WATER && !c->closing) {
+        size_t n = c->stream_left > TLS_CHUNK ? TLS_CHUNK : (size_t)c->stream_left;
+        send_bytes(c, c->stream, n, false);
+        c->stream += n;
+        c->stream_left -= n;
+    }
+    if (c->stream_left == 0 && c->unsent == 0 && c->close_after_write)
+        conn_close(c);
+}
+
+/* ---- responses ---- */
+
+static void finish_response(fu_http_request_t *req, int status, const char *ctype,
+                            const char *extra, const char *body, uint64_t len, bool copy)
+{
+    fu_http_conn_t *c = req->conn;
+    if (c->closing)
+        return;
+    bool keep = llhttp_should_keep_alive(&c->parser) && !c->server->shutting_down &&
+                c->error_status == 0 && status != 408;
+    char head[1024];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nServer: fleetup\r\nContent-Length: %llu\r\n%s%s%s%s%s",
+                     status, fu_http_status_text(status), (unsigned long long)len,
+                     ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+                     extra ? extra : "", keep ? "" : "Connection: close\r\n");
+    if (n < 0 || (size_t)n > sizeof(head) - 3)
+        n = (int)sizeof(head) - 3;
+    memcpy(head + n, "\r\n", 3);
+    n += 2;
+    if (status == 204 || status == 304)
+        n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nServer: fleetup\r\n%s%s\r\n", status,
+                     fu_http_status_text(status), extra ? extra : "",
+                     keep ? "" : "Connection: close\r\n");
+    c->server->stats.requests++;
+    c->close_after_write = !keep;
+    bool body_allowed = !req->head && status != 204 && status != 304;
+    if (!body_allowed || len == 0) {
+        send_bytes(c, head, (size_t)n, true);
+    } else if (copy || !c->is_tls) {
+        /* Plain HTTP: the kernel takes the shared bytes straight from memory. */
+        send_bytes(c, head, (size_t)n, true);
+        send_bytes(c, body, (size_t)len, copy);
+    } else {
+        send_bytes(c, head, (size_t)n, true);
+        c->stream = body;
+        c->stream_left = len;
+        pump(c);
+    }
+    if (!c->closing && c->unsent == 0 && c->close_after_write)
+        conn_close(c);
+}
+
+void fu_http_respond(fu_http_request_t *req, int status, const char *content_type,
+                     const char *extra_headers, const char *body, size_t len)
+{
+    finish_response(req, status, content_type, extra_headers, body, len, true);
+}
+
+void fu_http_respond_static(fu_http_request_t *req, int status, const char *content_type,
+                            const char *extra_headers, const char *body, uint64_t len)
+{
+    finish_response(req, status, content_type, extra_headers, body, len, false);
+}
+
+/* The server's own answer to a request it refuses (limits, malformed), then close. */
+static void refuse(fu_http_conn_t *c, int status, const char *why)
+{
+    c->server->stats.limit_errors++;
+    logf_(c->server, "%d %s from %s: %s", status, fu_http_status_text(status), c->req.peer, why);
+    char body[256];
+    int n = snprintf(body, sizeof(body), "%d %s: %s\n", status, fu_http_status_text(status), why);
+    c->error_status = status;
+    c->req.conn = c;
+    c->req.head = false;
+    finish_response(&c->req, status, "text/plain; charset=utf-8", NULL, body, (size_t)n, true);
+    c->close_after_write = true;
+    if (c->unsent == 0)
+        conn_close(c);
+}
+
+const char *fu_http_header(const fu_http_request_t *req, const char *name)
+{
+    const fu_http_conn_t *c = req->conn;
+    for (uint32_t i = 0; i < c->nheaders; i++)
+        if (strcasecmp(c->head + c->name_off[i], name) == 0)
+            return c->head + c->value_off[i];
+    return NULL;
+}
+
+/* ---- parsing ---- */
+
+static fu_http_conn_t *conn_of(llhttp_t *p)
+{
+    return (fu_http_conn_t *)p->data;
+}
+
+static int head_append(fu_http_conn_t *c, const char *at, size_t len)
+{
+    if (c->head_len + len + 1 > FU_HTTP_MAX_HEAD) {
+        c->error_status = 431;
+        return -1;
+    }
+    memcpy(c->head + c->head_len, at, len);
+    c->head_len += len;
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    fu_http_conn_t *c = conn_of(p);
+    c->head_len = c->url_len = 0;
+    c->nheaders = 0;
+    c->in_value = c->in_field = false;
+    c->body_len = 0;
+    c->in_request = true;
+    c->in_body = false;
+    arm(c, c->server->lim.header_timeout_ms);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    fu_http_conn_t *c = conn_of(p);
+    c->url_len += len;
+    if (c->url_len > FU_HTTP_MAX_URL) {
+        c->error_status = 414;
+        return -1;
+    }
+    return head_append(c, at, len);
+}
+
+static int end_string(fu_http_conn_t *c)
+{
+    if (c->head_len + 1 > FU_HTTP_MAX_HEAD) {
+        c->error_status = 431;
+        return -1;
+    }
+    c->head[c->head_len++] = '\0';
+    return 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    return end_string(conn_of(p));
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    fu_http_conn_t *c = conn_of(p);
+    if (!c->in_field) { /* a new header starts; llhttp may split one name over calls */
+        if (c->nheaders == FU_HTTP_MAX_HEADERS) {
+            c->error_status = 431;
+            return -1;
+        }
+        c->name_off[c->nheaders] = (uint32_t)c->head_len;
+        c->value_off[c->nheaders] = UINT32_MAX;
+        c->nheaders++;
+        c->in_field = true;
+        c->in_value = false;
+    }
+    return head_append(c, at, len);
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    fu_http_conn_t *c = conn_of(p);
+    c->in_field = false;
+    return end_string(c);
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    fu_http_conn_t *c = conn_of(p);
+    if (!c->in_value) {
+        c->in_value = true;
+        c->value_off[c->nheaders - 1] = (uint32_t)c->head_len;
+    }
+    return head_append(c, at, len);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    fu_http_conn_t *c = conn_of(p);
+    if (!c->in_value) { /* an empty value */
+        c->in_value = true;
+        c->value_off[c->nheaders - 1] = (uint32_t)c->head_len;
+    }
+    return end_string(c);
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    fu_http_conn_t *c = conn_of(p);
+    fu_http_request_t *r = &c->req;
+    r->conn = c;
+    r->method = llhttp_method_name((llhttp_method_t)llhttp_get_method(p));
+    r->head = llhttp_get_method(p) == HTTP_HEAD;
+    r->tls = c->is_tls;
+    /* The URL is the first string in head[]: split path and query in place. */
+    char *url = c->head;
+    char *q = strchr(url, '?');
+    if (q) {
+        *q = '\0';
+        r->query = q + 1;
+    } else {
+        r->query = "";
+    }
+    r->path = url;
+    for (uint32_t i = 0; i < c->nheaders; i++)
+        if (c->value_off[i] == UINT32_MAX)
+            c->value_off[i] = c->name_off[i] + (uint32_t)strlen(c->head + c->name_off[i]); /* "" */
+    c->body_limit = c->server->h.body_limit ? c->server->h.body_limit(c->server->h.ud, r->method, r->path) : 0;
+    if (p->content_length > c->body_limit && (p->flags & F_CONTENT_LENGTH)) {
+        c->error_status = 413;
+        return -1;
+    }
+    c->in_body = true;
+    arm(c, c->server->lim.body_timeout_ms);
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    fu_http_conn_t *c = conn_of(p);
+    if (c->body_len + len > c->body_limit) {
+        c->error_status = 413;
+        return -1;
+    }
+    if (c->body_len + len > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap * 2 : 4096;
+        while (cap < c->body_len + len)
+            cap *= 2;
+        c->body = realloc(c->body, cap + 1);
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, at, len);
+    c->body_len += len;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    fu_http_conn_t *c = conn_of(p);
+    fu_http_request_t *r = &c->req;
+    if (c->body)
+        c->body[c->body_len] = '\0';
+    r->body = c->body ? c->body : "";
+    r->body_len = c->body_len;
+    c->in_request = c->in_body = false;
+    arm(c, c->server->lim.idle_timeout_ms);
+    c->server->h.handle(c->server->h.ud, r);
+    if (c->closing || c->close_after_write)
+        return HPE_PAUSED; /* nothing after this request is read */
+    if (c->stream_left || c->unsent >= HIGH_WATER)
+        return HPE_PAUSED; /* the next request waits until this answer is out */
+    return 0;
+}
+
+static const llhttp_settings_t *settings(void)
+{
+    static llhttp_settings_t s;
+    static bool init;
+    if (!init) {
+        llhttp_settings_init(&s);
+        s.on_message_begin = on_message_begin;
+        s.on_url = on_url;
+        s.on_url_complete = on_url_complete;
+        s.on_header_field = on_header_field;
+        s.on_header_field_complete = on_header_field_complete;
+        s.on_header_value = on_header_value;
+        s.on_header_value_complete = on_header_value_complete;
+        s.on_headers_complete = on_headers_complete;
+        s.on_body = on_body;
+        s.on_message_complete = on_message_complete;
+        init = true;
+    }
+    return &s;
+}
+
+static void hold(fu_http_conn_t *c, const char *data, size_t len)
+{
+    if (c->pending_len + len > PENDING_MAX) {
+        conn_close(c); /* a client that pipelines without reading its answers */
+        return;
+    }
+    c->pending = realloc(c->pending, c->pending_len + len);
+    memcpy(c->pending + c->pending_len, data, len);
+    c->pending_len += len;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+static void parse(fu_http_conn_t *c, const char *data, size_t len)
+{
+    if (c->closing)
+        return;
+    if (c->paused) {
+        hold(c, data, len);
+        return;
+    }
+    llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
+    if (e == HPE_OK)
+        return;
+    if (e == HPE_PAUSED) {
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        size_t used = pos ? (size_t)(pos - data) : len;
+        if (c->closing || c->close_after_write)
+            return;
+        c->paused = true;
+        if (used < len)
+            hold(c, data + used, len - used);
+        else
+            uv_read_stop((uv_stream_t *)&c->tcp);
+        return;
+    }
+    switch (c->error_status) {
+    case 413: refuse(c, 413, "request body over this route's limit"); break;
+    case 414: refuse(c, 414, "URL over 8 KiB"); break;
+    case 431: refuse(c, 431, "request head over 16 KiB or over 64 header fields"); break;
+    default:
+        if (e == HPE_INVALID_METHOD)
+            refuse(c, 405, "unknown method");
+        else
+            refuse(c, 400, llhttp_errno_name(e));
+    }
+}
+
+/* ---- connections ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    buf->base = malloc(suggested > 65536 ? 65536 : suggested);
+    buf->len = buf->base ? (suggested > 65536 ? 65536 : suggested) : 0;
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+
+static void conn_read_start(fu_http_conn_t *c)
+{
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    fu_http_conn_t *c = st->data;
+    if (n < 0) {
+        if (n == UV_EOF && !c->is_tls && !c->closing)
+            llhttp_finish(&c->parser);
+        conn_close(c);
+    } else if (n > 0 && !c->is_tls) {
+        parse(c, buf->base, (size_t)n);
+    } else if (n > 0) {
+        fu_tls_feed(&c->tls, buf->base, (size_t)n);
+        char plain[16384];
+        int got;
+        while (!c->closing && (got = fu_tls_read(&c->tls, plain, sizeof(plain))) > 0)
+            parse(c, plain, (size_t)got);
+        if (!c->closing)
+            flush_tls(c); /* handshake records, alerts */
+        if (c->tls.failed && !c->closing) {
+            logf_(c->server, "TLS handshake or record error from %s", c->req.peer);
+            conn_close(c);
+        }
+    }
+    free(buf->base);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    fu_http_conn_t *c = h->data;
+    if (--c->handles_open > 0)
+        return;
+    fu_http_server_t *s = c->server;
+    if (c->is_tls)
+        fu_tls_conn_free(&c->tls);
+    free(c->body);
+    free(c->pending);
+    free(c);
+    if (s->shutting_down && s->conns == NULL && s->shutdown_cb) {
+        void (*cb)(void *) = s->shutdown_cb;
+        s->shutdown_cb = NULL;
+        uv_timer_stop(&s->shutdown_timer);
+        cb(s->shutdown_ud);
+    }
+}
+
+static void conn_close(fu_http_conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    fu_http_server_t *s = c->server;
+    s->stats.connections_open--;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    fu_http_conn_t *c = t->data;
+    if (c->in_request && !c->in_body) {
+        refuse(c, 408, "request head not received in time");
+    } else if (c->in_request) {
+        refuse(c, 408, "request body not received in time");
+    } else if (c->stream_left || c->unsent) {
+        arm(c, c->server->lim.idle_timeout_ms); /* still sending: not idle */
+    } else {
+        conn_close(c);
+    }
+}
+
+static void on_connection(uv_stream_t *ls, int status)
+{
+    listener_t *l = ls->data;
+    fu_http_server_t *s = l->server;
+    if (status < 0)
+        return;
+    fu_http_conn_t *c = calloc(1, sizeof(*c));
+    c->server = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles_open = 2;
+    if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
+    }
+    s->stats.connections_total++;
+    s->stats.connections_open++;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    struct sockaddr_storage sa;
+    int salen = sizeof(sa);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) == 0) {
+        if (sa.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof(ip));
+            snprintf(c->req.peer, sizeof(c->req.peer), "[%s]:%u", ip,
+                     ntohs(((struct sockaddr_in6 *)&sa)->sin6_port));
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof(ip));
+            snprintf(c->req.peer, sizeof(c->req.peer), "%s:%u", ip,
+                     ntohs(((struct sockaddr_in *)&sa)->sin_port));
+        }
+    }
+    if (s->shutting_down || (s->lim.max_connections && s->stats.connections_open > s->lim.max_connections)) {
+        s->stats.connections_refused++;
+        logf_(s, "connection from %s closed: %u connections open (limit %u)", c->req.peer,
+              s->stats.connections_open - 1, s->lim.max_connections);
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (l->tls) {
+        c->is_tls = true;
+        if (fu_tls_conn_init(&c->tls, l->tls, true) != 0) {
+            conn_close(c);
+            return;
+        }
+    }
+    llhttp_init(&c->parser, HTTP_REQUEST, settings());
+    c->parser.data = c;
+    arm(c, s->lim.header_timeout_ms);
+    c->in_request = true; /* the first request head is due */
+    conn_read_start(c);
+}
+
+/* ---- server ---- */
+
+fu_http_server_t *fu_http_server_new(uv_loop_t *loop, const fu_http_handlers_t *h,
+                                     const fu_http_limits_t *lim)
+{
+    fu_http_server_t *s = calloc(1, sizeof(*s));
+    s->loop = loop;
+    s->h = *h;
+    s->lim = *lim;
+    if (s->lim.header_timeout_ms == 0)
+        s->lim.header_timeout_ms = 10000;
+    if (s->lim.idle_timeout_ms == 0)
+        s->lim.idle_timeout_ms = 60000;
+    if (s->lim.body_timeout_ms == 0)
+        s->lim.body_timeout_ms = 60000;
+    uv_timer_init(loop, &s->shutdown_timer);
+    return s;
+}
+
+int fu_http_listen(fu_http_server_t *s, const char *addr, uint16_t port, SSL_CTX *tls,
+                   char *err, size_t errlen)
+{
+    struct sockaddr_storage sa;
+    if (uv_ip4_addr(addr, port, (struct sockaddr_in *)&sa) != 0 &&
+        uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&sa) != 0) {
+        snprintf(err, errlen, "'%s' is not an IPv4 or IPv6 address to listen on", addr);
+        return -1;
+    }
+    listener_t *l = calloc(1, sizeof(*l));
+    l->server = s;
+    l->tls = tls;
+    uv_tcp_init(s->loop, &l->tcp);
+    l->tcp.data = l;
+    int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&sa, sa.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on %s%s%s:%u: %s", strchr(addr, ':') ? "[" : "",
+                 addr, strchr(addr, ':') ? "]" : "", port, uv_strerror(rc));
+        uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+        return -1;
+    }
+    l->next = s->listeners;
+    s->listeners = l;
+    return 0;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void on_shutdown_deadline(uv_timer_t *t)
+{
+    fu_http_server_t *s = t->data;
+    for (fu_http_conn_t *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        logf_(s, "connection from %s cut at the shutdown deadline", c->req.peer);
+        conn_close(c);
+    }
+}
+
+void fu_http_shutdown(fu_http_server_t *s, uint64_t deadline_ms, void (*cb)(void *), void *ud)
+{
+    s->shutting_down = true;
+    s->shutdown_cb = cb;
+    s->shutdown_ud = ud;
+    for (listener_t *l = s->listeners; l; l = l->next)
+        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+    s->listeners = NULL;
+    for (fu_http_conn_t *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->stream_left && c->unsent == 0 && !c->in_body)
+            conn_close(c); /* idle or only a head in progress */
+        else
+            c->close_after_write = true;
+    }
+    if (s->conns == NULL) {
+        s->shutdown_cb = NULL;
+        if (cb)
+            cb(ud);
+        return;
+    }
+    s->shutdown_timer.data = s;
+    uv_timer_start(&s->shutdown_timer, on_shutdown_deadline, deadline_ms, 0);
+}
+
+static void on_server_timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* After fu_http_shutdown() has called back: the server itself goes with its timer. */
+void fu_http_server_free(fu_http_server_t *s)
+{
+    s->shutdown_timer.data = s;
+    uv_close((uv_handle_t *)&s->shutdown_timer, on_server_timer_closed);
+}
+
+void fu_http_stats(const fu_http_server_t *s, fu_http_stats_t *out)
+{
+    *out = s->stats;
+}

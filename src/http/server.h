@@ -1,0 +1,80 @@
+/* fleetup's HTTP/1.1 server on the orchestrator's libuv loop: plain and TLS listeners,
+ * llhttp parsing with byte limits, keep-alive, pipelining, chunked request bodies,
+ * timeouts against slow clients, a connection cap, and responses whose bodies are
+ * written straight from shared memory (packages are read once, served to everyone). */
+#ifndef FU_HTTP_SERVER_H
+#define FU_HTTP_SERVER_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct fu_http_server_s fu_http_server_t;
+typedef struct fu_http_conn_s fu_http_conn_t;
+
+#define FU_HTTP_MAX_HEAD (16 * 1024)
+#define FU_HTTP_MAX_URL (8 * 1024)
+#define FU_HTTP_MAX_HEADERS 64
+
+typedef struct {
+    fu_http_conn_t *conn;
+    const char *method; /* "GET", "HEAD", "POST"... */
+    bool head;          /* HEAD: headers only */
+    const char *path;   /* the URL's path, NUL-terminated, not decoded */
+    const char *query;  /* after '?', or "" */
+    const char *body;
+    size_t body_len;
+    bool tls;           /* arrived on the HTTPS listener */
+    char peer[64];      /* address:port of the client */
+} fu_http_request_t;
+
+/* The value of a request header (case-insensitive name), or NULL. */
+const char *fu_http_header(const fu_http_request_t *req, const char *name);
+
+/* One response per request, from inside the handler. extra_headers: "Name: value\r\n"
+ * lines or NULL. The body is copied, except with fu_http_respond_static() whose bytes
+ * must outlive the server (packages). */
+void fu_http_respond(fu_http_request_t *req, int status, const char *content_type,
+                     const char *extra_headers, const char *body, size_t len);
+void fu_http_respond_static(fu_http_request_t *req, int status, const char *content_type,
+                            const char *extra_headers, const char *body, uint64_t len);
+
+typedef struct {
+    void *ud;
+    /* Called for every complete request. */
+    void (*handle)(void *ud, fu_http_request_t *req);
+    /* The most body bytes a request may carry, decided from its method and path once
+     * its head is read (413 beyond). */
+    size_t (*body_limit)(void *ud, const char *method, const char *path);
+    /* A line for the log (status codes the server produced itself: 4xx for limits). */
+    void (*log)(void *ud, const char *line);
+} fu_http_handlers_t;
+
+typedef struct {
+    uint32_t max_connections;  /* beyond: accepted and closed at once */
+    uint64_t header_timeout_ms; /* a request head must arrive within this (slowloris) */
+    uint64_t idle_timeout_ms;  /* keep-alive connections without a request */
+    uint64_t body_timeout_ms;  /* a request body must arrive within this */
+} fu_http_limits_t;
+
+typedef struct {
+    uint64_t connections_total, connections_refused, requests, bytes_sent;
+    uint32_t connections_open;
+    uint64_t limit_errors; /* 4xx the server itself answered: 400 413 414 431 408 405 */
+} fu_http_stats_t;
+
+fu_http_server_t *fu_http_server_new(uv_loop_t *loop, const fu_http_handlers_t *h,
+                                     const fu_http_limits_t *lim);
+/* Listens on addr:port (IPv4 or IPv6 literal); tls: NULL for plain HTTP. */
+int fu_http_listen(fu_http_server_t *s, const char *addr, uint16_t port, SSL_CTX *tls,
+                   char *err, size_t errlen);
+/* Stops accepting, closes idle connections, lets responses in progress finish; cb runs
+ * when the last connection is gone or at the deadline (then the rest are cut). */
+void fu_http_shutdown(fu_http_server_t *s, uint64_t deadline_ms, void (*cb)(void *), void *ud);
+void fu_http_server_free(fu_http_server_t *s);
+void fu_http_stats(const fu_http_server_t *s, fu_http_stats_t *out);
+const char *fu_http_status_text(int status);
+
+#endif
