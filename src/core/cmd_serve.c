@@ -3,12 +3,14 @@
  * fleetup token, which prints a node's token. */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "core/cli.h"
+#include "core/loader.h"
 #include "core/ports.h"
 #include "http/packages.h"
 #include "http/routes.h"
@@ -20,6 +22,7 @@ static void help(void)
 {
     printf("usage: fleetup serve FLEET [--state-dir DIR] [--port N] [--ssl-port N]\n"
            "                         [--bind ADDR]... [--api-on-http] [--max-connections N]\n"
+           "                         [--header-timeout D] [--idle-timeout D]\n"
            "\n"
            "Runs fleetup's HTTP and HTTPS server: nodes download the baseline's packages from\n"
            "/pkg/SHA256 and post their status to /cb/ROLLOUT/NODE, both with their node token\n"
@@ -37,6 +40,9 @@ static void help(void)
            "                          or the fleet's server.bind)\n"
            "  --api-on-http           also serve the API and metrics on the plain port\n"
            "  --max-connections N     beyond N open connections new ones are closed (default 10000)\n"
+           "  --header-timeout D      a request head must arrive within D (default 10s): slow\n"
+           "                          clients (slowloris) are answered 408 and cut\n"
+           "  --idle-timeout D        keep-alive connections idle for D are closed (default 60s)\n"
            "\n"
            "SIGINT/SIGTERM: stop accepting, let downloads in progress finish for up to 30 s,\n"
            "exit 0.\n");
@@ -56,6 +62,7 @@ typedef struct {
     int nbinds;
     bool api_on_http;
     uint32_t max_conn;
+    uint64_t header_timeout, idle_timeout;
     uv_signal_t sigint, sigterm;
     int rc;
     bool stopping;
@@ -136,12 +143,14 @@ static int parse(int argc, char **argv, serve_t *s, const char **dir, const char
         {"state-dir", required_argument, NULL, 'd'}, {"port", required_argument, NULL, 'p'},
         {"ssl-port", required_argument, NULL, 's'},  {"bind", required_argument, NULL, 'b'},
         {"api-on-http", no_argument, NULL, 'a'},     {"max-connections", required_argument, NULL, 'm'},
+        {"header-timeout", required_argument, NULL, 'H'},
+        {"idle-timeout", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     int c;
     char *end;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "d:p:s:b:am:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:p:s:b:am:H:I:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': *dir = optarg; break;
         case 'p': *port = optarg; break;
@@ -156,6 +165,13 @@ static int parse(int argc, char **argv, serve_t *s, const char **dir, const char
             s->max_conn = (uint32_t)strtoul(optarg, &end, 10);
             if (*end || s->max_conn == 0)
                 return fu_cli_usage_error("serve", "--max-connections takes a number above 0");
+            break;
+        case 'H':
+        case 'I':
+            if (!fu_duration_parse(optarg, c == 'H' ? &s->header_timeout : &s->idle_timeout) ||
+                (c == 'H' ? s->header_timeout : s->idle_timeout) == 0)
+                return fu_cli_usage_error("serve", "--%s takes a duration above 0 (e.g. 10s, 500ms)",
+                                          c == 'H' ? "header-timeout" : "idle-timeout");
             break;
         case 'h': help(); exit(FU_EXIT_OK);
         default: return fu_cli_usage_error("serve", "unknown option or missing value '%s'", argv[optind - 1]);
@@ -198,6 +214,12 @@ int fu_cmd_serve(int argc, char **argv)
         return FU_EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Thousands of nodes mean thousands of sockets: take the hard limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     uv_loop_init(&s->loop);
     fu_routes_init(&s->routes);
     s->routes.fleet = f;
@@ -208,7 +230,9 @@ int fu_cmd_serve(int argc, char **argv)
     s->routes.port = s->ports.port;
     s->routes.ssl_port = s->ports.ssl_port;
     fu_http_handlers_t h = {&s->routes, fu_routes_handle, fu_routes_body_limit, log_line};
-    fu_http_limits_t lim = {.max_connections = s->max_conn};
+    fu_http_limits_t lim = {.max_connections = s->max_conn,
+                            .header_timeout_ms = s->header_timeout,
+                            .idle_timeout_ms = s->idle_timeout};
     s->server = fu_http_server_new(&s->loop, &h, &lim);
     s->routes.server = s->server;
     uv_signal_init(&s->loop, &s->sigint);

@@ -537,7 +537,8 @@ static void parse(fu_http_conn_t *c, const char *data, size_t len)
     case 414: refuse(c, 414, "URL over 8 KiB"); break;
     case 431: refuse(c, 431, "request head over 16 KiB or over 64 header fields"); break;
     default:
-        if (e == HPE_INVALID_METHOD)
+        /* An unknown method word is 405; bytes that are no request at all are 400. */
+        if (e == HPE_INVALID_METHOD && len > 0 && data[0] >= 'A' && data[0] <= 'Z')
             refuse(c, 405, "unknown method");
         else
             refuse(c, 400, llhttp_errno_name(e));
