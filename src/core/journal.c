@@ -12,7 +12,7 @@
 /* A node's latest state, written to rollout_nodes once per commit however many
  * transitions it went through in that turn. */
 typedef struct {
-    int state, phase, attempts;
+    int state, phase, attempts, flags;
     uint64_t at;
     char *reason;
     bool dirty;
@@ -44,7 +44,8 @@ static const char schema[] =
     "  rollout INTEGER NOT NULL, idx INTEGER NOT NULL, fleet_idx INTEGER NOT NULL,"
     "  name TEXT NOT NULL, wave INTEGER NOT NULL DEFAULT 0,"
     "  state INTEGER NOT NULL DEFAULT 0, phase INTEGER NOT NULL DEFAULT 0,"
-    "  attempts INTEGER NOT NULL DEFAULT 0, reason TEXT, at_ms INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0, flags INTEGER NOT NULL DEFAULT 0, reason TEXT,"
+    "  at_ms INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(rollout, idx)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS transitions("
     "  rollout INTEGER NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL,"
@@ -101,7 +102,7 @@ fu_journal_t *fu_journal_open(const char *dir, char *err, size_t errlen)
                        -1, &j->ins_transition, NULL);
     sqlite3_prepare_v2(j->db,
                        "UPDATE rollout_nodes SET state = ?, phase = ?, attempts = ?, reason = ?,"
-                       " at_ms = ? WHERE rollout = ? AND idx = ?",
+                       " at_ms = ?, flags = ? WHERE rollout = ? AND idx = ?",
                        -1, &j->upd_node, NULL);
     sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO inventory VALUES (?, ?, ?, ?, ?)", -1,
                        &j->ins_inventory, NULL);
@@ -214,7 +215,7 @@ static void select_rollout(fu_journal_t *j, int64_t rollout)
 }
 
 static void remember(fu_journal_t *j, uint32_t idx, int state, int phase, int attempts,
-                     const char *reason, uint64_t at)
+                     int flags, const char *reason, uint64_t at)
 {
     if (idx >= j->nlatest) {
         uint32_t n = idx + 1 > 2 * j->nlatest ? idx + 1 : 2 * j->nlatest;
@@ -231,6 +232,7 @@ static void remember(fu_journal_t *j, uint32_t idx, int state, int phase, int at
     l->state = state;
     l->phase = phase;
     l->attempts = attempts;
+    l->flags = flags;
     l->at = at;
     free(l->reason);
     l->reason = reason ? strdup(reason) : NULL;
@@ -246,8 +248,9 @@ static void flush_latest(fu_journal_t *j)
         sqlite3_bind_int(st, 3, l->attempts);
         sqlite3_bind_text(st, 4, l->reason, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, (int64_t)l->at);
-        sqlite3_bind_int64(st, 6, j->rollout);
-        sqlite3_bind_int(st, 7, (int)j->dirty[k]);
+        sqlite3_bind_int(st, 6, l->flags);
+        sqlite3_bind_int64(st, 7, j->rollout);
+        sqlite3_bind_int(st, 8, (int)j->dirty[k]);
         sqlite3_step(st);
         sqlite3_reset(st);
         free(l->reason);
@@ -259,7 +262,7 @@ static void flush_latest(fu_journal_t *j)
 
 void fu_journal_transition(fu_journal_t *j, int64_t rollout, uint32_t idx, uint64_t at_ms,
                            int from_state, int from_phase, int to_state, int to_phase,
-                           int attempts, const char *reason)
+                           int attempts, int flags, const char *reason)
 {
     begin(j);
     if (j->rollout != rollout) {
@@ -278,7 +281,7 @@ void fu_journal_transition(fu_journal_t *j, int64_t rollout, uint32_t idx, uint6
     sqlite3_bind_text(st, 9, reason, -1, SQLITE_STATIC);
     sqlite3_step(st);
     sqlite3_reset(st);
-    remember(j, idx, to_state, to_phase, attempts, reason, at_ms);
+    remember(j, idx, to_state, to_phase, attempts, flags, reason, at_ms);
 }
 
 void fu_journal_inventory(fu_journal_t *j, int64_t rollout, uint32_t idx, const char *component,
@@ -403,7 +406,7 @@ int fu_journal_rollouts(fu_journal_t *j, fu_journal_rollout_cb cb, void *ud)
 int fu_journal_nodes(fu_journal_t *j, int64_t rollout, fu_journal_node_cb cb, void *ud)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db, "SELECT idx, name, wave, state, phase, attempts, reason, at_ms"
+    if (sqlite3_prepare_v2(j->db, "SELECT idx, name, wave, state, phase, attempts, flags, reason, at_ms"
                                   " FROM rollout_nodes WHERE rollout = ? ORDER BY idx",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -411,8 +414,8 @@ int fu_journal_nodes(fu_journal_t *j, int64_t rollout, fu_journal_node_cb cb, vo
     while (sqlite3_step(st) == SQLITE_ROW)
         cb(ud, (uint32_t)sqlite3_column_int(st, 0), (const char *)sqlite3_column_text(st, 1),
            (uint32_t)sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
-           sqlite3_column_int(st, 4), sqlite3_column_int(st, 5),
-           (const char *)sqlite3_column_text(st, 6), (uint64_t)sqlite3_column_int64(st, 7));
+           sqlite3_column_int(st, 4), sqlite3_column_int(st, 5), sqlite3_column_int(st, 6),
+           (const char *)sqlite3_column_text(st, 7), (uint64_t)sqlite3_column_int64(st, 8));
     sqlite3_finalize(st);
     return 0;
 }

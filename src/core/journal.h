@@ -32,9 +32,10 @@ typedef struct {
 int64_t fu_journal_rollout_begin(fu_journal_t *j, const fu_fleet_t *f, const char *limit,
                                  const uint32_t *nodes, const uint32_t *waves, uint32_t n,
                                  int64_t wall_ms);
+/* flags: the scheduler's FU_RESUMED_* bits of the node, kept across crashes. */
 void fu_journal_transition(fu_journal_t *j, int64_t rollout, uint32_t idx, uint64_t at_ms,
                            int from_state, int from_phase, int to_state, int to_phase,
-                           int attempts, const char *reason);
+                           int attempts, int flags, const char *reason);
 void fu_journal_inventory(fu_journal_t *j, int64_t rollout, uint32_t idx, const char *component,
                           const char *version, uint64_t at_ms);
 void fu_journal_event(fu_journal_t *j, int64_t rollout, uint64_t at_ms, const char *kind,
@@ -49,8 +50,8 @@ uint64_t fu_journal_pending(const fu_journal_t *j);
 int fu_journal_rollout_get(fu_journal_t *j, int64_t id, fu_rollout_row_t *out);
 void fu_journal_row_free(fu_rollout_row_t *r);
 typedef void (*fu_journal_node_cb)(void *ud, uint32_t idx, const char *name, uint32_t wave,
-                                   int state, int phase, int attempts, const char *reason,
-                                   uint64_t at_ms);
+                                   int state, int phase, int attempts, int flags,
+                                   const char *reason, uint64_t at_ms);
 /* Each node of a rollout with its last journaled state, in rollout order. */
 int fu_journal_nodes(fu_journal_t *j, int64_t rollout, fu_journal_node_cb cb, void *ud);
 /* The fleet indices of a rollout's nodes, in rollout order (n of them). */

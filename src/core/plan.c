@@ -48,7 +48,7 @@ static int compare(const fu_component_t *c, const char *installed)
 }
 
 void fu_plan_node(const fu_fleet_t *f, const fu_node_t *n, const fu_inventory_t *inv,
-                  fu_plan_t *out)
+                  bool resumed, fu_plan_t *out)
 {
     memset(out, 0, sizeof(*out));
     const fu_baseline_t *b = &f->baseline;
@@ -61,7 +61,7 @@ void fu_plan_node(const fu_fleet_t *f, const fu_node_t *n, const fu_inventory_t 
         int cmp = have ? compare(c, have) : -1;
         if (have == NULL)
             out->missing |= bit;
-        if (cmp < 0 || (cmp == 0 && c->rewrite) || (cmp > 0 && c->allow_downgrade))
+        if (cmp < 0 || (cmp == 0 && c->rewrite && !resumed) || (cmp > 0 && c->allow_downgrade))
             out->install |= bit;
         else if (cmp == 0)
             out->current |= bit;

@@ -29,8 +29,10 @@ typedef struct {
 bool fu_component_applies(const fu_fleet_t *f, const fu_component_t *c, const fu_node_t *n);
 /* The comparable form of a version: the pattern's group when the component has one. */
 void fu_component_version(const fu_component_t *c, const char *raw, char *out, size_t outlen);
+/* resumed: the node was caught mid-way by a crash; a component already current is then
+ * never installed again, even with rewrite (it may have been rewritten before the crash). */
 void fu_plan_node(const fu_fleet_t *f, const fu_node_t *n, const fu_inventory_t *inv,
-                  fu_plan_t *out);
+                  bool resumed, fu_plan_t *out);
 /* After install: the planned components whose version is not the baseline's yet. */
 uint64_t fu_plan_unmet(const fu_fleet_t *f, const fu_plan_t *plan, const fu_inventory_t *inv);
 /* Component indices in install order (after: first, then baseline order). */

@@ -34,8 +34,9 @@ typedef struct {
 } report_t;
 
 static void on_node(void *ud, uint32_t idx, const char *name, uint32_t wave, int state, int phase,
-                    int attempts, const char *reason, uint64_t at)
+                    int attempts, int flags, const char *reason, uint64_t at)
 {
+    (void)flags;
     report_t *r = ud;
     if (idx >= r->n)
         return;

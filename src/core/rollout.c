@@ -115,7 +115,7 @@ static void h_transition(void *ud, uint32_t i, const fu_sched_node_t *from,
     r->transitions++;
     if (r->j && !r->crashed)
         fu_journal_transition(r->j, r->id, i, r->now, from->state, from->phase, to->state,
-                              to->phase, to->attempts, reason);
+                              to->phase, to->attempts, to->resumed, reason);
     if (r->o->crash_after && r->transitions >= r->o->crash_after)
         r->crashed = true;
 }
@@ -305,10 +305,11 @@ typedef struct {
     size_t errlen;
     fu_node_state_t *state;
     fu_phase_t *phase;
+    uint8_t *flags;
 } resume_ctx_t;
 
 static void resume_node(void *ud, uint32_t idx, const char *name, uint32_t wave, int state,
-                        int phase, int attempts, const char *reason, uint64_t at_ms)
+                        int phase, int attempts, int flags, const char *reason, uint64_t at_ms)
 {
     resume_ctx_t *c = ud;
     (void)wave, (void)attempts, (void)reason;
@@ -324,6 +325,7 @@ static void resume_node(void *ud, uint32_t idx, const char *name, uint32_t wave,
     }
     c->state[idx] = (fu_node_state_t)state;
     c->phase[idx] = (fu_phase_t)phase;
+    c->flags[idx] = (uint8_t)flags;
 }
 
 /* The selection of a journaled rollout: fleet indices in rollout order. */
@@ -412,12 +414,14 @@ static int restore(runner_t *r, char *err, size_t errlen)
     err[0] = '\0';
     c.state = calloc(r->n + 1, sizeof(*c.state));
     c.phase = calloc(r->n + 1, sizeof(*c.phase));
+    c.flags = calloc(r->n + 1, sizeof(*c.flags));
     fu_journal_nodes(r->j, r->id, resume_node, &c);
     r->timers.now = r->now;
     for (uint32_t i = 0; !err[0] && i < r->n; i++)
-        fu_sched_restore(r->s, i, c.state[i], c.phase[i]);
+        fu_sched_restore(r->s, i, c.state[i], c.phase[i], c.flags[i]);
     free(c.state);
     free(c.phase);
+    free(c.flags);
     return err[0] ? -1 : 0;
 }
 

@@ -68,6 +68,9 @@ struct fu_sched_s {
     uint32_t nwaves, *wave_start, *wave_left, *wave_failed;
     uint32_t open_wave;   /* highest wave whose nodes may start */
     uint32_t gate_passed; /* waves below this passed their canary/pause gate */
+    bool gate_pause;      /* paused at a wave gate (pause_between: manual) */
+    bool op_paused;       /* paused by the operator: only resume ends it */
+    uint64_t reboot_mask; /* baseline components that need a reboot */
     uint32_t cursor;    /* next pending node, in order */
     fu_run_state_t run;
     uint64_t pause_until;
@@ -121,13 +124,17 @@ bool fu_node_state_terminal(fu_node_state_t s)
 
 /* ---- waves and order ---- */
 
+/* Percentages are kept as hundredths of a percent in integers: 4.6% of 1500 is exactly
+ * 69, and 16.1% of 1000 exactly 161 (floating point says 68.99... and 161.00...1). */
+static uint64_t hundredths(double pct)
+{
+    return (uint64_t)(pct * 100.0 + 0.5);
+}
+
 static uint32_t amount_of(const fu_amount_t *a, uint32_t n)
 {
-    if (a->unit == FU_AMOUNT_PERCENT) {
-        double v = a->value * n / 100.0;
-        uint32_t c = (uint32_t)v;
-        return c + (v > c); /* ceil */
-    }
+    if (a->unit == FU_AMOUNT_PERCENT)
+        return (uint32_t)((hundredths(a->value) * n + 9999) / 10000); /* rounded up */
     return (uint32_t)a->value;
 }
 
@@ -316,7 +323,7 @@ static bool exceeds(const fu_amount_t *a, uint32_t count, uint32_t of)
         return false;
     if (a->unit == FU_AMOUNT_COUNT)
         return count > (uint32_t)a->value;
-    return count * 100.0 > a->value * of; /* exceeded, not equalled */
+    return (uint64_t)count * 10000 > hundredths(a->value) * of; /* exceeded, not equalled */
 }
 
 static void halt(fu_sched_t *s, const char *why)
@@ -394,12 +401,17 @@ void fu_sched_phase_done(fu_sched_t *s, uint32_t i, fu_phase_t ph, const fu_inve
         advance(s, i, FU_PHASE_INVENTORY, now);
         break;
     case FU_PHASE_INVENTORY:
-        fu_plan_node(s->f, fn, inv, &n->plan);
-        if (n->plan.install == 0)
+        fu_plan_node(s->f, fn, inv, n->resumed != 0, &n->plan);
+        if (n->plan.install != 0) {
+            advance(s, i, FU_PHASE_STAGE, now);
+        } else if ((n->resumed & FU_RESUMED_REBOOT) && (n->plan.current & s->reboot_mask)) {
+            /* Installed before the crash, not rebooted yet as far as we know. */
+            n->plan.reboot = true;
+            advance(s, i, FU_PHASE_ACTIVATE, now);
+        } else {
             finish_node(s, i, n->resumed ? FU_NS_DONE : FU_NS_SKIPPED,
                         n->resumed ? "already current after resume" : "already current");
-        else
-            advance(s, i, FU_PHASE_STAGE, now);
+        }
         break;
     case FU_PHASE_STAGE:
         advance(s, i, FU_PHASE_INSTALL, now);
@@ -546,8 +558,8 @@ uint64_t fu_sched_next_deadline(const fu_sched_t *s)
     }
     if (s->nretries && s->retries[0].when < next)
         next = s->retries[0].when;
-    if (s->run == FU_RUN_PAUSED && s->pause_until && s->pause_until < next)
-        next = s->pause_until;
+    if (s->run == FU_RUN_PAUSED && s->pause_until && !s->op_paused && s->pause_until < next)
+        next = s->pause_until; /* an operator pause waits for resume, not for the timer */
     return next;
 }
 
@@ -568,23 +580,27 @@ static void drain_waiting(fu_sched_t *s, uint64_t now)
     }
 }
 
-/* May wave open_wave + 1 start? Handles the canary gate and pauses between waves. */
+/* May wave open_wave + 1 start? The canary gate holds in both modes: wave 1 must end
+ * (and be promoted when promote is manual). Barrier mode also waits for the wave to end
+ * and for pause_between; window mode slides on as soon as the window has room. */
 static bool next_wave_may_open(fu_sched_t *s, uint64_t now)
 {
     uint32_t w = s->open_wave;
-    if (s->wave_left[w] != 0)
-        return false;
     if (s->gate_passed > w)
         return true;
-    if (w == 0 && s->p->canary && s->p->promote == FU_PROMOTE_MANUAL) {
+    bool barrier = s->p->mode == FU_MODE_BARRIER, canary = w == 0 && s->p->canary;
+    if ((barrier || canary) && s->wave_left[w] != 0)
+        return false;
+    if (canary && s->p->promote == FU_PROMOTE_MANUAL) {
         run_to(s, FU_RUN_AWAIT_PROMOTE, "canary wave finished: waiting for promote");
         return false;
     }
-    if (s->p->mode == FU_MODE_BARRIER && s->p->pause_manual) {
+    if (barrier && s->p->pause_manual) {
+        s->gate_pause = true;
         run_to(s, FU_RUN_PAUSED, "wave finished: waiting for resume (pause_between: manual)");
         return false;
     }
-    if (s->p->mode == FU_MODE_BARRIER && s->p->pause_between_ms) {
+    if (barrier && s->p->pause_between_ms) {
         if (s->pause_until == 0) {
             s->pause_until = now + s->p->pause_between_ms;
             run_to(s, FU_RUN_PAUSED, "pause between waves");
@@ -679,7 +695,7 @@ void fu_sched_run(fu_sched_t *s, uint64_t now)
         return;
     expire_timeouts(s, now);
     expire_retries(s, now);
-    if (s->run == FU_RUN_PAUSED && s->pause_until && now >= s->pause_until)
+    if (s->run == FU_RUN_PAUSED && s->pause_until && now >= s->pause_until && !s->op_paused)
         run_to(s, FU_RUN_RUNNING, "pause over");
     drain_waiting(s, now);
     start_new(s, now);
@@ -694,7 +710,13 @@ static void abort_early(fu_sched_t *s)
         fu_sched_node_t *n = &s->nodes[i];
         bool early = n->phase <= FU_PHASE_INVENTORY ||
                      (n->phase == FU_PHASE_STAGE && n->state != FU_NS_ACTIVE);
-        if (n->state == FU_NS_PENDING || fu_node_state_terminal((fu_node_state_t)n->state) || !early)
+        if (n->state == FU_NS_PENDING || fu_node_state_terminal((fu_node_state_t)n->state))
+            continue;
+        if (n->state == FU_NS_RETRY) { /* a failed phase is not tried again */
+            finish_node(s, i, FU_NS_CANCELLED, "aborted by the operator while waiting to retry");
+            continue;
+        }
+        if (!early)
             continue;
         if (n->state == FU_NS_ACTIVE && s->h.cancel)
             s->h.cancel(s->h.ud, i);
@@ -706,13 +728,18 @@ void fu_sched_operator(fu_sched_t *s, fu_operator_t op, uint64_t now)
 {
     switch (op) {
     case FU_OP_PAUSE:
+        s->op_paused = true; /* also holds a timed pause past its end */
         if (s->run == FU_RUN_RUNNING)
             run_to(s, FU_RUN_PAUSED, "paused by the operator");
         break;
     case FU_OP_RESUME:
+        s->op_paused = false;
         if (s->run == FU_RUN_PAUSED) {
-            if (s->open_wave + 1 > s->gate_passed && s->wave_left[s->open_wave] == 0)
+            /* Ends a pause at a wave gate (manual, or the rest of a timed one); never the
+             * canary's gate, which only promote passes. */
+            if (s->gate_pause || s->pause_until)
                 s->gate_passed = s->open_wave + 1;
+            s->gate_pause = false;
             s->pause_until = 0;
             run_to(s, FU_RUN_RUNNING, "resumed by the operator");
         }
@@ -772,6 +799,9 @@ fu_sched_t *fu_sched_new(const fu_fleet_t *f, const uint32_t *nodes, uint32_t nn
     }
     ring_init(&s->readmit, sizeof(uint32_t));
     limits_init(s);
+    for (size_t c = 0; c < f->baseline.ncomponents && c < 64; c++)
+        if (f->baseline.components[c].reboot)
+            s->reboot_mask |= 1ull << c;
     return s;
 }
 
@@ -803,7 +833,8 @@ void fu_sched_free(fu_sched_t *s)
     free(s);
 }
 
-void fu_sched_restore(fu_sched_t *s, uint32_t i, fu_node_state_t state, fu_phase_t phase)
+void fu_sched_restore(fu_sched_t *s, uint32_t i, fu_node_state_t state, fu_phase_t phase,
+                      uint8_t resumed_flags)
 {
     fu_sched_node_t *n = &s->nodes[i];
     if (n->state != FU_NS_PENDING)
@@ -822,7 +853,13 @@ void fu_sched_restore(fu_sched_t *s, uint32_t i, fu_node_state_t state, fu_phase
     }
     /* Caught mid-way: start over from connect; past inventory, it is re-inventoried so
      * nothing already installed is installed again. */
-    n->resumed = phase >= FU_PHASE_STAGE && state != FU_NS_PENDING;
+    if (state == FU_NS_PENDING)
+        return;
+    n->resumed = resumed_flags; /* an earlier resume's knowledge survives another crash */
+    if (phase >= FU_PHASE_STAGE)
+        n->resumed |= FU_RESUMED;
+    if ((phase == FU_PHASE_INSTALL && state == FU_NS_ACTIVE) || phase == FU_PHASE_ACTIVATE)
+        n->resumed |= FU_RESUMED_REBOOT;
 }
 
 void fu_sched_stats(const fu_sched_t *s, fu_sched_stats_t *out)

@@ -40,11 +40,14 @@ typedef struct {
     uint8_t state; /* fu_node_state_t */
     uint8_t phase; /* fu_phase_t (connect .. verify; plan is instant, between inventory and stage) */
     uint8_t attempts; /* failures of the current phase */
-    uint8_t resumed;  /* re-inventoried after a crash */
+    uint8_t resumed;  /* FU_RESUMED_*: caught mid-way by a crash, re-inventoried */
     uint32_t wave;
     uint32_t seq;     /* bumps on every transition: stale timers are ignored */
     fu_plan_t plan;
 } fu_sched_node_t;
+
+#define FU_RESUMED 1        /* restored from the journal mid-way */
+#define FU_RESUMED_REBOOT 2 /* its install had run: the reboot may still be due */
 
 typedef struct fu_sched_s fu_sched_t;
 
@@ -67,9 +70,11 @@ fu_sched_t *fu_sched_new(const fu_fleet_t *f, const uint32_t *nodes, uint32_t nn
                          const fu_sched_hooks_t *hooks);
 void fu_sched_free(fu_sched_t *s);
 
-/* Resume: the state a journal recorded for node i (index in the selection). Nodes that
- * were mid-way through stage/install/activate are re-inventoried; finished ones stay. */
-void fu_sched_restore(fu_sched_t *s, uint32_t i, fu_node_state_t state, fu_phase_t phase);
+/* Resume: the state a journal recorded for node i (index in the selection) and its
+ * FU_RESUMED_* flags from an earlier resume. Nodes that were mid-way are re-inventoried;
+ * finished ones stay. */
+void fu_sched_restore(fu_sched_t *s, uint32_t i, fu_node_state_t state, fu_phase_t phase,
+                      uint8_t resumed_flags);
 
 /* Starts or continues: issues every action possible at time now. */
 void fu_sched_run(fu_sched_t *s, uint64_t now);

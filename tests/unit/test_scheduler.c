@@ -403,6 +403,120 @@ static void test_ordering(void **state)
     fu_diag_free(&d);
 }
 
+static outcome_t slow_first_install(world_t *w, uint32_t i, fu_phase_t ph, uint32_t attempt, uint64_t *d)
+{
+    (void)w, (void)attempt;
+    *d = i == 0 && ph == FU_PHASE_INSTALL ? 100000 : 1000;
+    return OUT_OK;
+}
+
+/* Window mode slides across wave boundaries: one slow node does not hold the next wave. */
+static void test_window_slides(void **state)
+{
+    (void)state;
+    fu_fleet_t *f = fleet(6, "  waves: 2\n  mode: window\n");
+    world_t *w = world_new(f, "1.0");
+    w->behave = slow_first_install;
+    world_start(w, NULL);
+    world_run(w, UINT64_MAX);
+    assert_int_equal(count_state(w, FU_NS_DONE), 6);
+    assert_true(w->connect_at[2] < 10000); /* not after node 0's 100 s install */
+    world_free(w);
+    fu_fleet_free(f);
+}
+
+/* An operator pause during the canary wave, then resume: the canary gate still holds. */
+static void test_resume_keeps_canary_gate(void **state)
+{
+    (void)state;
+    fu_fleet_t *f = fleet(10, "  waves: [2, 100%]\n  canary: true\n  promote: manual\n");
+    world_t *w = world_new(f, "1.0");
+    world_start(w, NULL);
+    world_run(w, 500);
+    fu_sched_operator(w->s, FU_OP_PAUSE, w->now);
+    world_run(w, 60000);
+    assert_int_equal(count_state(w, FU_NS_DONE), 2);
+    fu_sched_operator(w->s, FU_OP_RESUME, w->now);
+    world_run(w, UINT64_MAX);
+    fu_sched_stats_t st;
+    fu_sched_stats(w->s, &st);
+    assert_int_equal(st.run, FU_RUN_AWAIT_PROMOTE);
+    assert_int_equal(st.by_state[FU_NS_DONE], 2);
+    world_free(w);
+    fu_fleet_free(f);
+}
+
+/* An operator pause during a timed pause between waves outlasts the timer. */
+static void test_operator_pause_outlasts_timed_pause(void **state)
+{
+    (void)state;
+    fu_fleet_t *f = fleet(4, "  waves: 2\n  pause_between: 10m\n");
+    world_t *w = world_new(f, "1.0");
+    world_start(w, NULL);
+    world_run(w, 60000); /* wave 1 done, in the 10 minute pause */
+    fu_sched_operator(w->s, FU_OP_PAUSE, w->now);
+    world_run(w, 3600000);
+    assert_int_equal(count_state(w, FU_NS_DONE), 2);
+    fu_sched_operator(w->s, FU_OP_RESUME, w->now);
+    world_run(w, UINT64_MAX);
+    assert_int_equal(count_state(w, FU_NS_DONE), 4);
+    world_free(w);
+    fu_fleet_free(f);
+}
+
+static outcome_t install_fails(world_t *w, uint32_t i, fu_phase_t ph, uint32_t attempt, uint64_t *d)
+{
+    (void)w, (void)i, (void)attempt;
+    *d = 1000;
+    return ph == FU_PHASE_INSTALL ? OUT_FAIL : OUT_OK;
+}
+
+/* Abort: a node waiting to retry a failed install is not retried. */
+static void test_abort_cancels_retries(void **state)
+{
+    (void)state;
+    fu_fleet_t *f = fleet(1, "  retries: 3\n  backoff: 1m\n  jitter: false\n");
+    world_t *w = world_new(f, "1.0");
+    w->behave = install_fails;
+    world_start(w, NULL);
+    world_run(w, 10000); /* install failed at 4 s; the retry is due at 64 s */
+    assert_int_equal(fu_sched_node(w->s, 0)->state, FU_NS_RETRY);
+    fu_sched_operator(w->s, FU_OP_ABORT, w->now);
+    world_run(w, UINT64_MAX);
+    assert_int_equal(fu_sched_node(w->s, 0)->state, FU_NS_CANCELLED);
+    assert_int_equal(w->starts[FU_PHASE_INSTALL], 1);
+    world_free(w);
+    fu_fleet_free(f);
+}
+
+/* Percentages are exact: 69 failures are 4.6% of 1500, equalled, not exceeded. */
+static void test_percent_exact(void **state)
+{
+    (void)state;
+    fu_fleet_t *f = fleet(1500, "  max_fail: 4.6%\n  concurrency: 1500\n");
+    uint32_t *bad = malloc(71 * sizeof(uint32_t));
+    for (uint32_t k = 0; k < 69; k++)
+        bad[k] = k * 20;
+    bad[69] = UINT32_MAX;
+    world_t *w = world_new(f, "1.0");
+    w->ud = bad;
+    w->behave = fail_listed;
+    world_start(w, NULL);
+    world_run(w, UINT64_MAX);
+    fu_sched_stats_t st;
+    fu_sched_stats(w->s, &st);
+    assert_null(st.halt_reason);
+    assert_int_equal(st.by_state[FU_NS_FAILED], 69);
+    world_free(w);
+    free(bad);
+    fu_fleet_free(f);
+    f = fleet(1, "  waves: 16.1%\n");
+    uint32_t sizes[16];
+    fu_sched_wave_sizes(&f->policy, 1000, sizes, 16);
+    assert_int_equal(sizes[0], 161);
+    fu_fleet_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +531,11 @@ int main(void)
         cmocka_unit_test(test_operator_pause_and_abort),
         cmocka_unit_test(test_retries_timeouts_unreachable),
         cmocka_unit_test(test_ordering),
+        cmocka_unit_test(test_window_slides),
+        cmocka_unit_test(test_resume_keeps_canary_gate),
+        cmocka_unit_test(test_operator_pause_outlasts_timed_pause),
+        cmocka_unit_test(test_abort_cancels_retries),
+        cmocka_unit_test(test_percent_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
