@@ -75,11 +75,12 @@ static bool duration(pol_t *p, const fu_ynode_t *v, const char *what, uint64_t *
     return false;
 }
 
+/* A whole number from min to 1,000,000,000 (counts of nodes, retries, seeds fit). */
 static bool count(pol_t *p, const fu_ynode_t *v, const char *what, long long min, long long *out)
 {
-    if (fu_y_scalar_int(v, out) && *out >= min)
+    if (fu_y_scalar_int(v, out) && *out >= min && *out <= 1000000000LL)
         return true;
-    fu_err(p->d, v, "%s must be a whole number of at least %lld", what, min);
+    fu_err(p->d, v, "%s must be a whole number from %lld to 1000000000", what, min);
     return false;
 }
 
@@ -89,8 +90,8 @@ static bool amount(pol_t *p, const fu_ynode_t *v, const char *what, long long mi
 {
     long long n;
     if (fu_y_scalar_int(v, &n)) {
-        if (n < min_count) {
-            fu_err(p->d, v, "%s must be at least %lld", what, min_count);
+        if (n < min_count || n > 1000000000LL) {
+            fu_err(p->d, v, "%s must be from %lld to 1000000000", what, min_count);
             return false;
         }
         *out = (fu_amount_t){FU_AMOUNT_COUNT, (double)n};
