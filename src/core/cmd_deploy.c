@@ -93,6 +93,9 @@ static int parse(int argc, char **argv, deploy_args_t *a)
     }
     if (a->resume && optind != argc)
         return fu_cli_usage_error("deploy", "--resume ID takes no FLEET: the journal names it");
+    if (a->resume && a->limit)
+        return fu_cli_usage_error("deploy", "--resume ID takes no --limit: it continues the nodes "
+                                            "the rollout selected");
     if (!a->resume && optind != argc - 1)
         return fu_cli_usage_error("deploy", "expects exactly one FLEET file (or --resume ID)");
     if (!a->resume)
@@ -100,8 +103,9 @@ static int parse(int argc, char **argv, deploy_args_t *a)
     return 0;
 }
 
-/* The fleet file of a journaled rollout. */
-static char *journaled_fleet(const char *dir, int64_t id)
+/* The fleet file of a journaled rollout; its options fill in what the command line
+ * did not say (a rollout started with --transport sim resumes with it). */
+static char *journaled_fleet(const char *dir, int64_t id, deploy_args_t *a)
 {
     char err[512];
     fu_journal_t *j = fu_journal_open(dir, err, sizeof(err));
@@ -113,6 +117,10 @@ static char *journaled_fleet(const char *dir, int64_t id)
     char *fleet = NULL;
     if (fu_journal_rollout_get(j, id, &row) == 0) {
         fleet = strdup(row.fleet);
+        a->sim |= row.options.force_sim;
+        a->virtual_time |= row.options.virtual_time;
+        if (a->sim_seed < 0)
+            a->sim_seed = row.options.sim_seed;
         fu_journal_row_free(&row);
     } else {
         fprintf(stderr, "fleetup deploy: no rollout %lld in %s (see 'fleetup history --state-dir %s')\n",
@@ -171,7 +179,7 @@ int fu_cmd_deploy(int argc, char **argv)
     int rc = parse(argc, argv, &a);
     if (rc != 0)
         return rc;
-    char *fleet_path = a.resume ? journaled_fleet(a.state_dir, a.resume) : strdup(a.fleet);
+    char *fleet_path = a.resume ? journaled_fleet(a.state_dir, a.resume, &a) : strdup(a.fleet);
     if (fleet_path == NULL)
         return FU_EXIT_USAGE;
     fu_fleet_t *f = fu_cli_load_fleet(fleet_path, false);
@@ -187,6 +195,7 @@ int fu_cmd_deploy(int argc, char **argv)
         .virtual_time = a.virtual_time,
         .force_sim = a.sim,
         .promote = a.promote,
+        .sim_seed = a.sim_seed,
         .progress = a.quiet ? FU_PROGRESS_NONE : isatty(2) ? FU_PROGRESS_TTY : FU_PROGRESS_LINES,
     };
     fu_rollout_result_t res;
@@ -195,6 +204,14 @@ int fu_cmd_deploy(int argc, char **argv)
         fprintf(stderr, "fleetup deploy: %s\n", err);
         fu_fleet_free(f);
         return FU_EXIT_USAGE;
+    }
+    if (res.journal_error[0]) {
+        fprintf(stderr, "fleetup deploy: the journal could not be written (%s): the rollout "
+                        "stopped with nothing unrecorded; once the state directory is writable, "
+                        "continue with 'fleetup deploy --resume %lld --state-dir %s'\n",
+                res.journal_error, (long long)res.id, a.state_dir);
+        fu_fleet_free(f);
+        return FU_EXIT_FAILURES;
     }
     char report[4096];
     write_html_report(a.state_dir, res.id, report, sizeof(report));

@@ -29,7 +29,22 @@ struct fu_journal_s {
     uint32_t nlatest;
     uint32_t *dirty;
     uint32_t ndirty;
+    char failed[512]; /* the first write that failed */
 };
+
+const char *fu_journal_failed(const fu_journal_t *j)
+{
+    return j->failed[0] ? j->failed : NULL;
+}
+
+/* Runs a write statement; the first failure is kept (and every later write is moot). */
+static void step(fu_journal_t *j, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW && !j->failed[0])
+        snprintf(j->failed, sizeof(j->failed), "%s", sqlite3_errmsg(j->db));
+    sqlite3_reset(st);
+}
 
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -39,7 +54,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS rollouts("
     "  id INTEGER PRIMARY KEY, fleet TEXT NOT NULL, limit_pattern TEXT,"
     "  started_ms INTEGER NOT NULL, finished_ms INTEGER, state TEXT NOT NULL, reason TEXT,"
-    "  nodes INTEGER NOT NULL);"
+    "  nodes INTEGER NOT NULL, force_sim INTEGER NOT NULL DEFAULT 0,"
+    "  virtual_time INTEGER NOT NULL DEFAULT 0, sim_seed INTEGER NOT NULL DEFAULT -1);"
     "CREATE TABLE IF NOT EXISTS rollout_nodes("
     "  rollout INTEGER NOT NULL, idx INTEGER NOT NULL, fleet_idx INTEGER NOT NULL,"
     "  name TEXT NOT NULL, wave INTEGER NOT NULL DEFAULT 0,"
@@ -53,8 +69,9 @@ static const char schema[] =
     "  to_state INTEGER, to_phase INTEGER, reason TEXT,"
     "  PRIMARY KEY(rollout, seq)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS inventory("
-    "  rollout INTEGER NOT NULL, idx INTEGER NOT NULL, component TEXT NOT NULL,"
-    "  version TEXT, at_ms INTEGER, PRIMARY KEY(rollout, idx, component)) WITHOUT ROWID;"
+    "  rollout INTEGER NOT NULL, idx INTEGER NOT NULL, phase INTEGER NOT NULL,"
+    "  component TEXT NOT NULL, version TEXT, at_ms INTEGER,"
+    "  PRIMARY KEY(rollout, idx, phase, component)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS events("
     "  rollout INTEGER NOT NULL, at_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
     "  wave INTEGER, message TEXT);";
@@ -104,7 +121,7 @@ fu_journal_t *fu_journal_open(const char *dir, char *err, size_t errlen)
                        "UPDATE rollout_nodes SET state = ?, phase = ?, attempts = ?, reason = ?,"
                        " at_ms = ?, flags = ? WHERE rollout = ? AND idx = ?",
                        -1, &j->upd_node, NULL);
-    sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO inventory VALUES (?, ?, ?, ?, ?)", -1,
+    sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO inventory VALUES (?, ?, ?, ?, ?, ?)", -1,
                        &j->ins_inventory, NULL);
     sqlite3_prepare_v2(j->db, "INSERT INTO events VALUES (?, ?, ?, ?, ?)", -1, &j->ins_event,
                        NULL);
@@ -144,7 +161,8 @@ static void flush_latest(fu_journal_t *j);
 static void begin(fu_journal_t *j)
 {
     if (!j->in_tx) {
-        sqlite3_exec(j->db, "BEGIN", NULL, NULL, NULL);
+        if (sqlite3_exec(j->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK && !j->failed[0])
+            snprintf(j->failed, sizeof(j->failed), "BEGIN: %s", sqlite3_errmsg(j->db));
         j->in_tx = true;
     }
     j->pending++;
@@ -153,11 +171,18 @@ static void begin(fu_journal_t *j)
 int fu_journal_commit(fu_journal_t *j)
 {
     if (!j->in_tx)
-        return 0;
+        return j->failed[0] ? -1 : 0;
     flush_latest(j);
-    j->in_tx = false;
     j->pending = 0;
-    return sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    if (j->failed[0] || sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        if (!j->failed[0])
+            snprintf(j->failed, sizeof(j->failed), "COMMIT: %s", sqlite3_errmsg(j->db));
+        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL); /* nothing half-written */
+        j->in_tx = false;
+        return -1;
+    }
+    j->in_tx = false;
+    return 0;
 }
 
 uint64_t fu_journal_pending(const fu_journal_t *j)
@@ -166,21 +191,29 @@ uint64_t fu_journal_pending(const fu_journal_t *j)
 }
 
 int64_t fu_journal_rollout_begin(fu_journal_t *j, const fu_fleet_t *f, const char *limit,
-                                 const uint32_t *nodes, const uint32_t *waves, uint32_t n,
-                                 int64_t wall_ms)
+                                 const fu_rollout_options_t *opts, const uint32_t *nodes,
+                                 const uint32_t *waves, uint32_t n, int64_t wall_ms)
 {
     begin(j);
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(j->db, "INSERT INTO rollouts(fleet, limit_pattern, started_ms, state, nodes)"
-                              " VALUES (?, ?, ?, 'running', ?)", -1, &st, NULL);
-    sqlite3_bind_text(st, 1, f->file, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, limit, -1, SQLITE_STATIC);
+    sqlite3_prepare_v2(j->db, "INSERT INTO rollouts(fleet, limit_pattern, started_ms, state, nodes,"
+                              " force_sim, virtual_time, sim_seed) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+                       -1, &st, NULL);
+    sqlite3_bind_text(st, 1, f->file, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, limit, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, wall_ms);
     sqlite3_bind_int(st, 4, (int)n);
+    sqlite3_bind_int(st, 5, opts && opts->force_sim);
+    sqlite3_bind_int(st, 6, opts && opts->virtual_time);
+    sqlite3_bind_int64(st, 7, opts ? opts->sim_seed : -1);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
+        snprintf(j->failed, sizeof(j->failed), "%s", sqlite3_errmsg(j->db));
+        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+        j->in_tx = false;
         return -1;
+    }
     int64_t id = sqlite3_last_insert_rowid(j->db);
     sqlite3_prepare_v2(j->db, "INSERT INTO rollout_nodes(rollout, idx, fleet_idx, name, wave) VALUES (?, ?, ?, ?, ?)",
                        -1, &st, NULL);
@@ -190,13 +223,11 @@ int64_t fu_journal_rollout_begin(fu_journal_t *j, const fu_fleet_t *f, const cha
         sqlite3_bind_int(st, 3, (int)nodes[i]);
         sqlite3_bind_text(st, 4, f->nodes[nodes[i]].name, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 5, (int)waves[i]);
-        sqlite3_step(st);
-        sqlite3_reset(st);
+        step(j, st);
     }
     sqlite3_finalize(st);
     /* The rollout exists on disk before any node is touched. */
-    fu_journal_commit(j);
-    return id;
+    return fu_journal_commit(j) == 0 ? id : -1;
 }
 
 /* Starts numbering a rollout's transitions after the last journaled one. */
@@ -251,8 +282,7 @@ static void flush_latest(fu_journal_t *j)
         sqlite3_bind_int(st, 6, l->flags);
         sqlite3_bind_int64(st, 7, j->rollout);
         sqlite3_bind_int(st, 8, (int)j->dirty[k]);
-        sqlite3_step(st);
-        sqlite3_reset(st);
+        step(j, st);
         free(l->reason);
         l->reason = NULL;
         l->dirty = false;
@@ -278,24 +308,23 @@ void fu_journal_transition(fu_journal_t *j, int64_t rollout, uint32_t idx, uint6
     sqlite3_bind_int(st, 6, from_phase);
     sqlite3_bind_int(st, 7, to_state);
     sqlite3_bind_int(st, 8, to_phase);
-    sqlite3_bind_text(st, 9, reason, -1, SQLITE_STATIC);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    sqlite3_bind_text(st, 9, reason, -1, SQLITE_TRANSIENT);
+    step(j, st);
     remember(j, idx, to_state, to_phase, attempts, flags, reason, at_ms);
 }
 
-void fu_journal_inventory(fu_journal_t *j, int64_t rollout, uint32_t idx, const char *component,
-                          const char *version, uint64_t at_ms)
+void fu_journal_inventory(fu_journal_t *j, int64_t rollout, uint32_t idx, int phase,
+                          const char *component, const char *version, uint64_t at_ms)
 {
     begin(j);
     sqlite3_stmt *st = j->ins_inventory;
     sqlite3_bind_int64(st, 1, rollout);
     sqlite3_bind_int(st, 2, (int)idx);
-    sqlite3_bind_text(st, 3, component, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, version, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 5, (int64_t)at_ms);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    sqlite3_bind_int(st, 3, phase);
+    sqlite3_bind_text(st, 4, component, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, version, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, (int64_t)at_ms);
+    step(j, st);
 }
 
 void fu_journal_event(fu_journal_t *j, int64_t rollout, uint64_t at_ms, const char *kind,
@@ -308,8 +337,7 @@ void fu_journal_event(fu_journal_t *j, int64_t rollout, uint64_t at_ms, const ch
     sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, (int)wave);
     sqlite3_bind_text(st, 5, message, -1, SQLITE_TRANSIENT);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    step(j, st);
 }
 
 void fu_journal_rollout_end(fu_journal_t *j, int64_t rollout, const char *state,
@@ -323,7 +351,7 @@ void fu_journal_rollout_end(fu_journal_t *j, int64_t rollout, const char *state,
     sqlite3_bind_text(st, 2, reason, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, wall_ms);
     sqlite3_bind_int64(st, 4, rollout);
-    sqlite3_step(st);
+    step(j, st);
     sqlite3_finalize(st);
     fu_journal_commit(j);
 }
@@ -345,6 +373,9 @@ static void fill_row(sqlite3_stmt *st, fu_rollout_row_t *r)
     r->state = dup_col(st, 5);
     r->reason = dup_col(st, 6);
     r->nodes = (uint32_t)sqlite3_column_int(st, 7);
+    r->options.force_sim = sqlite3_column_int(st, 8) != 0;
+    r->options.virtual_time = sqlite3_column_int(st, 9) != 0;
+    r->options.sim_seed = sqlite3_column_int64(st, 10);
 }
 
 static void count_states(fu_journal_t *j, fu_rollout_row_t *r)
@@ -361,7 +392,9 @@ static void count_states(fu_journal_t *j, fu_rollout_row_t *r)
     sqlite3_finalize(st);
 }
 
-#define ROLLOUT_COLS "id, fleet, limit_pattern, started_ms, finished_ms, state, reason, nodes"
+#define ROLLOUT_COLS \
+    "id, fleet, limit_pattern, started_ms, finished_ms, state, reason, nodes, force_sim, " \
+    "virtual_time, sim_seed"
 
 int fu_journal_rollout_get(fu_journal_t *j, int64_t id, fu_rollout_row_t *out)
 {

@@ -19,9 +19,16 @@ void fu_journal_close(fu_journal_t *j);
 /* Closes without committing the open transaction, as a crash would. */
 void fu_journal_abandon(fu_journal_t *j);
 
+/* How a rollout was started, so that --resume continues it the same way. */
+typedef struct {
+    bool force_sim, virtual_time;
+    int64_t sim_seed; /* -1: the fleet's */
+} fu_rollout_options_t;
+
 typedef struct {
     int64_t id;
     const char *fleet, *limit, *state, *reason;
+    fu_rollout_options_t options;
     int64_t started_ms, finished_ms; /* wall clock, ms since the epoch; 0 = not finished */
     uint32_t nodes;
     uint32_t by_state[16];
@@ -30,20 +37,24 @@ typedef struct {
 /* Starts a rollout of the given fleet nodes (in rollout order). Returns its id or -1. */
 /* nodes: fleet indices in rollout order; waves: each one's wave. */
 int64_t fu_journal_rollout_begin(fu_journal_t *j, const fu_fleet_t *f, const char *limit,
-                                 const uint32_t *nodes, const uint32_t *waves, uint32_t n,
-                                 int64_t wall_ms);
+                                 const fu_rollout_options_t *opts, const uint32_t *nodes,
+                                 const uint32_t *waves, uint32_t n, int64_t wall_ms);
 /* flags: the scheduler's FU_RESUMED_* bits of the node, kept across crashes. */
 void fu_journal_transition(fu_journal_t *j, int64_t rollout, uint32_t idx, uint64_t at_ms,
                            int from_state, int from_phase, int to_state, int to_phase,
                            int attempts, int flags, const char *reason);
-void fu_journal_inventory(fu_journal_t *j, int64_t rollout, uint32_t idx, const char *component,
-                          const char *version, uint64_t at_ms);
+/* phase: inventory or verify; both are kept. */
+void fu_journal_inventory(fu_journal_t *j, int64_t rollout, uint32_t idx, int phase,
+                          const char *component, const char *version, uint64_t at_ms);
 void fu_journal_event(fu_journal_t *j, int64_t rollout, uint64_t at_ms, const char *kind,
                       uint32_t wave, const char *message);
 void fu_journal_rollout_end(fu_journal_t *j, int64_t rollout, const char *state,
                             const char *reason, int64_t wall_ms);
 /* Commits what was written since the last commit. Returns 0 or -1. */
 int fu_journal_commit(fu_journal_t *j);
+/* The first write that failed (disk full, I/O error...), or NULL: after one, the rollout
+ * must stop, as after a crash, and be resumed once the state directory is writable. */
+const char *fu_journal_failed(const fu_journal_t *j);
 uint64_t fu_journal_pending(const fu_journal_t *j);
 
 /* Reading back. */

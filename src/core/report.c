@@ -414,7 +414,7 @@ static void html_failures(const report_t *r, FILE *out)
         return;
     }
     fprintf(out, "<table><tr><th>node</th><th>wave</th><th>state</th><th>phase</th>"
-                 "<th class=\"num\">attempts</th><th>reason</th></tr>\n");
+                 "<th class=\"num\">retries</th><th>reason</th></tr>\n");
     for (uint32_t i = 0; i < r->n; i++) {
         const rnode_t *n = &r->nodes[i];
         if (n->state != FU_NS_FAILED && n->state != FU_NS_UNREACHABLE)
@@ -422,7 +422,7 @@ static void html_failures(const report_t *r, FILE *out)
         fprintf(out, "<tr><td>");
         xml_escaped(out, n->name);
         fprintf(out, "</td><td>%u</td><td>%s</td><td>%s</td><td class=\"num\">%d</td><td>",
-                n->wave + 1, state_name(n->state), phase_name(n->phase), n->attempts + 1);
+                n->wave + 1, state_name(n->state), phase_name(n->phase), n->attempts);
         xml_escaped(out, n->reason);
         fprintf(out, "</td></tr>\n");
     }

@@ -4,7 +4,10 @@
  * stop now, resume later with --resume). */
 #include "core/rollout.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +30,8 @@ typedef struct {
     int64_t id;
     uint32_t n, *order, *rev;
     uint64_t now, transitions;
-    bool crashed, stop;
+    bool crashed, stop, resume_aborting;
+    int lock_fd;
     /* progress */
     uint64_t last_print, start_wall;
     uint32_t last_done;
@@ -148,7 +152,7 @@ static void on_phase(void *ud, uint32_t node, fu_phase_t ph, const char *err,
     const fu_inventory_t *inv = res ? res->inventory : NULL;
     if (inv && r->j)
         for (uint32_t c = 0; c < inv->n; c++)
-            fu_journal_inventory(r->j, r->id, i, r->f->baseline.components[c].name,
+            fu_journal_inventory(r->j, r->id, i, ph, r->f->baseline.components[c].name,
                                  inv->versions[c], r->now);
     fu_sched_phase_done(r->s, i, ph, inv, res && res->reboot_needed, r->now);
 }
@@ -179,10 +183,24 @@ static void turn(runner_t *r, uint64_t now)
 
 static void operator_at_start(runner_t *r)
 {
+    if (r->resume_aborting) /* the rollout was being aborted when it stopped */
+        fu_sched_operator(r->s, FU_OP_ABORT, r->now);
     if (r->o->promote) {
         fu_sched_operator(r->s, FU_OP_PROMOTE, r->now);
         fu_sched_operator(r->s, FU_OP_RESUME, r->now);
     }
+}
+
+/* Commits the turn; a journal that cannot be written stops the rollout like a crash:
+ * no node is driven further without a record of it. */
+static bool commit(runner_t *r)
+{
+    if (r->j == NULL || r->crashed)
+        return true;
+    if (fu_journal_commit(r->j) == 0)
+        return true;
+    r->crashed = true;
+    return false;
 }
 
 static void run_virtual(runner_t *r)
@@ -190,8 +208,8 @@ static void run_virtual(runner_t *r)
     turn(r, r->now);
     operator_at_start(r);
     while (!r->crashed && !finished(r)) {
-        if (r->j)
-            fu_journal_commit(r->j);
+        if (!commit(r))
+            break;
         uint64_t next = next_deadline(r);
         if (next == UINT64_MAX)
             break; /* waiting for an operator */
@@ -245,8 +263,8 @@ static void on_tick(uv_timer_t *h)
 static void on_check(uv_check_t *h)
 {
     runner_t *r = h->data;
-    if (r->j && !r->crashed)
-        fu_journal_commit(r->j); /* one transaction per loop turn */
+    if (!commit(r)) /* one transaction per loop turn */
+        stop_loop(r);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -338,6 +356,7 @@ static int load_selection(runner_t *r, fu_journal_t *j, int64_t id, char *err, s
         return -1;
     }
     int rc = 0;
+    r->resume_aborting = strcmp(row.state, "aborting") == 0;
     if (strcmp(row.state, "finished") == 0) {
         snprintf(err, errlen, "rollout %lld has already finished (%s)", (long long)id,
                  row.reason ? row.reason : "all nodes ended");
@@ -397,8 +416,38 @@ static int check_transports(runner_t *r, char *err, size_t errlen)
     return 0;
 }
 
+/* One process drives a state directory's rollouts at a time. */
+static int lock_state_dir(runner_t *r, const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/deploy.lock", dir);
+    r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (r->lock_fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "?";
+        ssize_t n = pread(r->lock_fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 1] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, errlen, "another fleetup (pid %s) is running a rollout in %s: wait for it, "
+                 "or use another --state-dir", pid, dir);
+        close(r->lock_fd);
+        r->lock_fd = -1;
+        return -1;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(r->lock_fd, 0) == 0 && pwrite(r->lock_fd, pid, (size_t)n, 0) < 0)
+        (void)0; /* the pid is only a hint for the message above */
+    return 0;
+}
+
 static void cleanup(runner_t *r)
 {
+    if (r->lock_fd >= 0)
+        close(r->lock_fd);
     if (r->t)
         r->t->vt->destroy(r->t);
     fu_sched_free(r->s);
@@ -431,14 +480,21 @@ int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_r
     runner_t *r = calloc(1, sizeof(*r));
     r->f = f;
     r->o = o;
+    r->lock_fd = -1;
     r->order = malloc((f->nnodes + 1) * sizeof(uint32_t));
     fu_timers_init(&r->timers);
     memset(res, 0, sizeof(*res));
     int rc = -1;
+    if (o->resume_id && o->no_journal) {
+        snprintf(err, errlen, "a rollout is resumed from its journal: no_journal cannot resume");
+        goto out;
+    }
     if (!o->no_journal && (r->j = fu_journal_open(o->state_dir, err, errlen)) == NULL)
         goto out;
+    if (r->j && lock_state_dir(r, o->state_dir, err, errlen) != 0)
+        goto out;
     if (o->resume_id) {
-        if (r->j == NULL || load_selection(r, r->j, o->resume_id, err, errlen) != 0)
+        if (load_selection(r, r->j, o->resume_id, err, errlen) != 0)
             goto out;
         r->id = o->resume_id;
     } else if (select_nodes(r, err, errlen) != 0) {
@@ -466,12 +522,13 @@ int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_r
     if (o->resume_id) {
         if (restore(r, err, errlen) != 0)
             goto out;
-        fu_journal_event(r->j, r->id, 0, "resumed", 0, "resumed after a stop");
+        fu_journal_event(r->j, r->id, r->now, "resumed", 0, "resumed after a stop");
     } else if (r->j) {
         uint32_t *waves = malloc((r->n + 1) * sizeof(uint32_t));
         for (uint32_t i = 0; i < r->n; i++)
             waves[i] = fu_sched_node(r->s, i)->wave;
-        r->id = fu_journal_rollout_begin(r->j, f, o->limit, r->order, waves, r->n, wall_ms());
+        fu_rollout_options_t ro = {o->force_sim, o->virtual_time, o->sim_seed};
+        r->id = fu_journal_rollout_begin(r->j, f, o->limit, &ro, r->order, waves, r->n, wall_ms());
         free(waves);
         if (r->id < 0) {
             snprintf(err, errlen, "cannot record the rollout: %s", fu_journal_error(r->j));
@@ -488,6 +545,8 @@ int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_r
         run_real(r);
     res->id = r->id;
     res->crashed = r->crashed;
+    if (r->j && fu_journal_failed(r->j))
+        snprintf(res->journal_error, sizeof(res->journal_error), "%s", fu_journal_failed(r->j));
     res->elapsed_ms = r->now;
     fu_sched_stats(r->s, &res->stats);
     /* The scheduler (and its halt reason) is freed below: keep a copy. */

@@ -24,6 +24,7 @@ typedef struct {
      * outlive a killed orchestrator as real machines would. Off: in memory (benchmarks:
      * the simulated nodes' own writes are not the orchestrator's cost). */
     bool sim_in_memory;
+    int64_t sim_seed;           /* recorded for --resume; -1: the fleet's */
     fu_progress_t progress;
     /* Tests: stop dead after this many transitions, as a crash would (the turn in
      * progress is not committed). 0: never. */
@@ -35,6 +36,7 @@ typedef struct {
     fu_sched_stats_t stats;
     uint64_t elapsed_ms; /* on the rollout's clock */
     bool crashed;        /* stopped by crash_after */
+    char journal_error[512]; /* stopped because the journal could not be written */
     char reason[256];
 } fu_rollout_result_t;
 

@@ -88,4 +88,36 @@ expect 0 "$FU" deploy --resume 1 --promote --state-dir "$work/st2" --quiet
 contains "$work/out" "rollout 1 finished"
 contains "$work/out" "9 done"
 
+# A rollout started with --transport sim --virtual-time resumes the same way: the hint
+# deploy prints works as printed.
+sed -e '/^defaults:/d' -e '/^sim:/d' "$work/canary.yml" >"$work/canary2.yml"
+expect 1 "$FU" deploy "$work/canary2.yml" --transport sim --virtual-time --state-dir "$work/st3" --quiet
+contains "$work/out" "fleetup deploy --resume 1 --promote"
+expect 0 "$FU" deploy --resume 1 --promote --state-dir "$work/st3" --quiet
+contains "$work/out" "9 done"
+expect 2 "$FU" deploy --resume 1 --limit c1 --state-dir "$work/st3"
+contains "$work/err" "takes no --limit"
+
+# One process per state directory.
+cat >"$work/slow.yml" <<'YML'
+fleetup: 1
+defaults: {transport: sim}
+nodes:
+  s[1:4]:
+baseline:
+  components:
+    - {name: bios, version: "2.0"}
+sim:
+  spread: 0
+  durations: {connect: 0, inventory: 0, stage: 0, install: 3s, activate: 0, verify: 0}
+YML
+"$FU" deploy "$work/slow.yml" --state-dir "$work/st4" --quiet >/dev/null 2>&1 &
+first=$!
+sleep 0.5
+expect 2 "$FU" deploy "$work/slow.yml" --state-dir "$work/st4" --quiet
+contains "$work/err" "another fleetup (pid $first) is running a rollout"
+wait "$first"
+check_rc=$?
+[ "$check_rc" -eq 0 ] && ok || bad "the first deploy ended with $check_rc"
+
 finish deploy_cli
