@@ -56,7 +56,7 @@ fuzz: setup
 		work=$$(mktemp -d); cp -r $$corpus/. $$work/ 2>/dev/null; \
 		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
 		if ! $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-			-dict=tests/fuzz/yaml.dict -print_final_stats=1 -artifact_prefix=$(FUZZ)/ \
+			-dict=tests/fuzz/$${name#fuzz_}.dict -print_final_stats=1 -artifact_prefix=$(FUZZ)/ \
 			$$work >$(FUZZ)/$$name.log 2>&1; then \
 			tail -n 60 $(FUZZ)/$$name.log; echo "fuzz: $$name FAILED (crash input in $(FUZZ)/)"; \
 			rm -rf $$work; exit 1; \

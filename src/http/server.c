@@ -636,44 +636,54 @@ static void on_timeout(uv_timer_t *t)
     }
 }
 
-static void on_connection(uv_stream_t *ls, int status)
+/* A connection around an accepted socket (or, for tests and fuzzing, an adopted one). */
+static fu_http_conn_t *conn_new(fu_http_server_t *s)
 {
-    listener_t *l = ls->data;
-    fu_http_server_t *s = l->server;
-    if (status < 0)
-        return;
     fu_http_conn_t *c = calloc(1, sizeof(*c));
     c->server = s;
     uv_tcp_init(s->loop, &c->tcp);
     uv_timer_init(s->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->handles_open = 2;
-    if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
-        c->closing = true;
-        uv_close((uv_handle_t *)&c->timer, on_conn_closed);
-        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+    return c;
+}
+
+static void conn_discard(fu_http_conn_t *c)
+{
+    c->closing = true;
+    uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void peer_name(fu_http_conn_t *c)
+{
+    struct sockaddr_storage sa;
+    int salen = sizeof(sa);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    snprintf(c->req.peer, sizeof(c->req.peer), "local");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) != 0)
         return;
+    if (sa.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof(ip));
+        snprintf(c->req.peer, sizeof(c->req.peer), "[%s]:%u", ip,
+                 ntohs(((struct sockaddr_in6 *)&sa)->sin6_port));
+    } else if (sa.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof(ip));
+        snprintf(c->req.peer, sizeof(c->req.peer), "%s:%u", ip,
+                 ntohs(((struct sockaddr_in *)&sa)->sin_port));
     }
+}
+
+/* Counts the connection in, enforces the cap, sets up TLS and the parser, reads. */
+static void conn_start(fu_http_server_t *s, fu_http_conn_t *c, SSL_CTX *tls)
+{
     s->stats.connections_total++;
     s->stats.connections_open++;
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
-    struct sockaddr_storage sa;
-    int salen = sizeof(sa);
-    char ip[INET6_ADDRSTRLEN] = "?";
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) == 0) {
-        if (sa.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof(ip));
-            snprintf(c->req.peer, sizeof(c->req.peer), "[%s]:%u", ip,
-                     ntohs(((struct sockaddr_in6 *)&sa)->sin6_port));
-        } else {
-            uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof(ip));
-            snprintf(c->req.peer, sizeof(c->req.peer), "%s:%u", ip,
-                     ntohs(((struct sockaddr_in *)&sa)->sin_port));
-        }
-    }
+    peer_name(c);
     if (s->shutting_down || (s->lim.max_connections && s->stats.connections_open > s->lim.max_connections)) {
         s->stats.connections_refused++;
         logf_(s, "connection from %s closed: %u connections open (limit %u)", c->req.peer,
@@ -682,9 +692,9 @@ static void on_connection(uv_stream_t *ls, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (l->tls) {
+    if (tls) {
         c->is_tls = true;
-        if (fu_tls_conn_init(&c->tls, l->tls, true) != 0) {
+        if (fu_tls_conn_init(&c->tls, tls, true) != 0) {
             conn_close(c);
             return;
         }
@@ -694,6 +704,31 @@ static void on_connection(uv_stream_t *ls, int status)
     arm(c, s->lim.header_timeout_ms);
     c->in_request = true; /* the first request head is due */
     conn_read_start(c);
+}
+
+static void on_connection(uv_stream_t *ls, int status)
+{
+    listener_t *l = ls->data;
+    if (status < 0)
+        return;
+    fu_http_conn_t *c = conn_new(l->server);
+    if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
+        conn_discard(c);
+        return;
+    }
+    conn_start(l->server, c, l->tls);
+}
+
+int fu_http_adopt(fu_http_server_t *s, uv_os_sock_t fd, SSL_CTX *tls)
+{
+    fu_http_conn_t *c = conn_new(s);
+    int rc = uv_tcp_open(&c->tcp, fd);
+    if (rc != 0) {
+        conn_discard(c);
+        return rc;
+    }
+    conn_start(s, c, tls);
+    return 0;
 }
 
 /* ---- server ---- */

@@ -70,6 +70,8 @@ fu_http_server_t *fu_http_server_new(uv_loop_t *loop, const fu_http_handlers_t *
 /* Listens on addr:port (IPv4 or IPv6 literal); tls: NULL for plain HTTP. */
 int fu_http_listen(fu_http_server_t *s, const char *addr, uint16_t port, SSL_CTX *tls,
                    char *err, size_t errlen);
+/* Serves a connected socket (tests, fuzzing): as if accepted from a listener. */
+int fu_http_adopt(fu_http_server_t *s, uv_os_sock_t fd, SSL_CTX *tls);
 /* Stops accepting, closes idle connections, lets responses in progress finish; cb runs
  * when the last connection is gone or at the deadline (then the rest are cut). */
 void fu_http_shutdown(fu_http_server_t *s, uint64_t deadline_ms, void (*cb)(void *), void *ud);
