@@ -5,7 +5,9 @@
 
 #include <stdbool.h>
 
+#include "core/arena.h"
 #include "core/fleet.h"
+#include "core/strmap.h"
 #include "http/packages.h"
 #include "http/server.h"
 #include "http/token.h"
@@ -35,6 +37,11 @@ typedef struct {
     uint64_t requests[FU_ROUTE__COUNT][6]; /* by status class: 2xx 3xx 4xx(401/403) 4xx 5xx other */
     uint64_t by_status[FU_ROUTE__COUNT][600];
     void (*on_callback)(void *ud, const fu_status_post_t *cb); /* the scheduler, later */
+    /* Tokens already verified: "ROLLOUT\nNODE" -> its MAC, so a node that posts often
+     * costs one HMAC, not one per post. Bounded: cleared when full. */
+    fu_strmap_t token_cache;
+    fu_strmap_t node_index; /* node name -> present, built on first use */
+    fu_arena_t token_arena;
     void *ud;
 } fu_routes_t;
 

@@ -161,11 +161,27 @@ static void on_written(uv_write_t *w, int status)
     }
 }
 
-/* Queues bytes for the socket: copied, or referenced when static (must outlive us). */
+/* Queues bytes for the socket: copied, or referenced when static (must outlive us).
+ * With nothing queued it first tries to write at once: a response that fits the socket
+ * buffer then costs one write(2) and no write request (uv_write would also re-arm epoll). */
 static void send_raw(fu_http_conn_t *c, const char *data, size_t len, bool copy)
 {
     if (len == 0 || c->closing)
         return;
+    if (c->unsent == 0) {
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)(len > 1u << 30 ? 1u << 30 : len));
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n > 0) {
+            c->server->stats.bytes_sent += (uint64_t)n;
+            data += n;
+            len -= (size_t)n;
+            if (len == 0)
+                return;
+        } else if (n != UV_EAGAIN) {
+            conn_close(c);
+            return;
+        }
+    }
     wreq_t *r = malloc(sizeof(*r) + (copy ? len : 0));
     r->conn = c;
     r->len = len;
@@ -184,20 +200,11 @@ static void send_raw(fu_http_conn_t *c, const char *data, size_t len, bool copy)
 /* Moves TLS records from the write BIO to the socket. */
 static void flush_tls(fu_http_conn_t *c)
 {
+    char buf[16384 + 512];
     size_t n;
-    while ((n = fu_tls_pending_out(&c->tls)) > 0) {
-        wreq_t *r = malloc(sizeof(*r) + n);
-        r->conn = c;
-        r->len = fu_tls_take_out(&c->tls, r->data, n);
-        uv_buf_t b = uv_buf_init(r->data, (unsigned)r->len);
-        c->unsent += r->len;
-        c->server->stats.bytes_sent += r->len;
-        if (uv_write(&r->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
-            c->unsent -= r->len;
-            free(r);
-            conn_close(c);
-            return;
-        }
+    while (!c->closing && (n = fu_tls_pending_out(&c->tls)) > 0) {
+        n = fu_tls_take_out(&c->tls, buf, n < sizeof(buf) ? n : sizeof(buf));
+        send_raw(c, buf, n, true);
     }
 }
 

@@ -35,8 +35,12 @@ static int write_new(const char *path, const void *buf, size_t len)
 
 static void hex(const unsigned char *in, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", in[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
 }
 
 static int load_or_create(const char *path, void *buf, size_t len, bool as_hex, char *err,
