@@ -42,7 +42,7 @@ static int map_one(fu_package_t *p, char *err, size_t errlen)
         madvise(m, p->size, MADV_SEQUENTIAL);
         p->data = m;
     }
-    close(fd);
+    p->fd = fd; /* plain HTTP sends from it with sendfile */
     return 0;
 }
 
@@ -67,6 +67,7 @@ static void work(uv_work_t *w)
         if (fu_packages_find(j->out, c->sha256))
             continue; /* two components, one file */
         fu_package_t *p = &j->out->v[j->out->n];
+        p->fd = -1;
         p->name = c->name;
         p->path = c->package_path;
         char why[512];
@@ -115,9 +116,12 @@ const fu_package_t *fu_packages_find(const fu_packages_t *p, const char *sha256)
 
 void fu_packages_free(fu_packages_t *p)
 {
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         if (p->v[i].size)
             munmap((void *)p->v[i].data, p->v[i].size);
+        if (p->v[i].fd >= 0)
+            close(p->v[i].fd);
+    }
     free(p->v);
     memset(p, 0, sizeof(*p));
 }

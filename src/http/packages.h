@@ -15,6 +15,7 @@ typedef struct {
     const char *path;
     const char *data; /* mapped */
     uint64_t size;
+    int fd;           /* kept open for sendfile; -1 when none */
 } fu_package_t;
 
 typedef struct {

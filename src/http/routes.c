@@ -246,12 +246,13 @@ static void serve_package(fu_routes_t *r, fu_http_request_t *req)
                  "Content-Range: bytes %llu-%llu/%llu\r\n", p->sha256, (unsigned long long)from,
                  (unsigned long long)to, (unsigned long long)p->size);
         count(r, FU_ROUTE_PKG, 206);
-        fu_http_respond_static(req, 206, "application/octet-stream", extra, p->data + from, to - from + 1);
+        fu_http_respond_file(req, 206, "application/octet-stream", extra, p->data + from, p->fd,
+                             from, to - from + 1);
         return;
     }
     snprintf(extra, sizeof(extra), "ETag: \"%s\"\r\nAccept-Ranges: bytes\r\n", p->sha256);
     count(r, FU_ROUTE_PKG, 200);
-    fu_http_respond_static(req, 200, "application/octet-stream", extra, p->data, p->size);
+    fu_http_respond_file(req, 200, "application/octet-stream", extra, p->data, p->fd, 0, p->size);
 }
 
 /* ---- /cb/<rollout>/<node> ---- */

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <strings.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
 
 #include "http/tls.h"
 
@@ -66,6 +69,11 @@ struct fu_http_conn_s {
     /* a body being streamed from shared memory (TLS) */
     const char *stream;
     uint64_t stream_left;
+    /* a body being sent with sendfile (plain HTTP) */
+    int sf_fd, sf_sock;
+    uint64_t sf_off, sf_left;
+    uv_poll_t sf_poll;
+    bool sf_polling;
     size_t unsent; /* bytes handed to uv_write and not yet written */
     char *pending;
     size_t pending_len;
@@ -125,18 +133,13 @@ static void arm(fu_http_conn_t *c, uint64_t ms)
 
 static void pump(fu_http_conn_t *c);
 static void conn_read_start(fu_http_conn_t *c);
+static void on_conn_closed(uv_handle_t *h);
 
-static void on_written(uv_write_t *w, int status)
+/* Something was sent: go on with the body being streamed, or close, or let the
+ * parser go on with the requests held back while this answer went out. */
+static void after_send(fu_http_conn_t *c)
 {
-    wreq_t *r = (wreq_t *)w;
-    fu_http_conn_t *c = r->conn;
-    c->unsent -= r->len;
-    free(r);
-    if (status < 0) {
-        conn_close(c);
-        return;
-    }
-    if (c->closing)
+    if (c->closing || c->sf_left)
         return;
     if (c->stream_left) {
         pump(c);
@@ -159,6 +162,96 @@ static void on_written(uv_write_t *w, int status)
         if (!c->closing && !c->paused)
             conn_read_start(c);
     }
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+    wreq_t *r = (wreq_t *)w;
+    fu_http_conn_t *c = r->conn;
+    c->unsent -= r->len;
+    free(r);
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    after_send(c);
+}
+
+/* ---- sendfile: package bodies on plain HTTP go from the page cache to the socket ---- */
+
+static void sf_poll_closed(uv_handle_t *h)
+{
+    fu_http_conn_t *c = h->data;
+    close(c->sf_sock);
+    c->sf_sock = -1;
+    on_conn_closed(h);
+}
+
+static void sf_stop(fu_http_conn_t *c)
+{
+    if (c->sf_polling) {
+        c->sf_polling = false;
+        uv_close((uv_handle_t *)&c->sf_poll, sf_poll_closed);
+    }
+}
+
+static void sf_pump(fu_http_conn_t *c);
+
+static void on_sf_writable(uv_poll_t *h, int status, int events)
+{
+    fu_http_conn_t *c = h->data;
+    (void)events;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    sf_pump(c);
+}
+
+/* sendfile(2) until done or EAGAIN; then waits for the socket through a poll handle on a
+ * dup of its fd (libuv allows one watcher per fd, and the TCP handle has that one). */
+static void sf_pump(fu_http_conn_t *c)
+{
+    int sock;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &sock) != 0) {
+        conn_close(c);
+        return;
+    }
+    while (c->sf_left && !c->closing) {
+        off_t off = (off_t)c->sf_off;
+        size_t n = c->sf_left > (1u << 22) ? (1u << 22) : (size_t)c->sf_left;
+        ssize_t w = sendfile(sock, c->sf_fd, &off, n);
+        if (w > 0) {
+            c->sf_off += (uint64_t)w;
+            c->sf_left -= (uint64_t)w;
+            c->server->stats.bytes_sent += (uint64_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN) {
+            if (!c->sf_polling) {
+                c->sf_sock = dup(sock);
+                if (c->sf_sock < 0 || uv_poll_init(c->server->loop, &c->sf_poll, c->sf_sock) != 0) {
+                    if (c->sf_sock >= 0)
+                        close(c->sf_sock);
+                    c->sf_sock = -1;
+                    conn_close(c);
+                    return;
+                }
+                c->sf_poll.data = c;
+                c->sf_polling = true;
+                c->handles_open++;
+                uv_poll_start(&c->sf_poll, UV_WRITABLE, on_sf_writable);
+            }
+            arm(c, c->server->lim.idle_timeout_ms);
+            return;
+        }
+        conn_close(c); /* the peer went away, or the file shrank */
+        return;
+    }
+    sf_stop(c);
+    after_send(c);
 }
 
 /* Queues bytes for the socket: copied, or referenced when static (must outlive us).
@@ -237,7 +330,8 @@ static void pump(fu_http_conn_t *c)
 /* ---- responses ---- */
 
 static void finish_response(fu_http_request_t *req, int status, const char *ctype,
-                            const char *extra, const char *body, uint64_t len, bool copy)
+                            const char *extra, const char *body, uint64_t len, bool copy,
+                            int fd, uint64_t fd_off)
 {
     fu_http_conn_t *c = req->conn;
     if (c->closing)
@@ -263,6 +357,16 @@ static void finish_response(fu_http_request_t *req, int status, const char *ctyp
     bool body_allowed = !req->head && status != 204 && status != 304;
     if (!body_allowed || len == 0) {
         send_bytes(c, head, (size_t)n, true);
+    } else if (fd >= 0 && !c->is_tls && !copy) {
+        send_bytes(c, head, (size_t)n, true);
+        if (c->unsent == 0 && !c->closing) {
+            c->sf_fd = fd;
+            c->sf_off = fd_off;
+            c->sf_left = len;
+            sf_pump(c);
+        } else {
+            send_bytes(c, body, (size_t)len, false); /* the head is still queued */
+        }
     } else if (copy || !c->is_tls) {
         /* Plain HTTP: the kernel takes the shared bytes straight from memory. */
         send_bytes(c, head, (size_t)n, true);
@@ -280,13 +384,20 @@ static void finish_response(fu_http_request_t *req, int status, const char *ctyp
 void fu_http_respond(fu_http_request_t *req, int status, const char *content_type,
                      const char *extra_headers, const char *body, size_t len)
 {
-    finish_response(req, status, content_type, extra_headers, body, len, true);
+    finish_response(req, status, content_type, extra_headers, body, len, true, -1, 0);
 }
 
 void fu_http_respond_static(fu_http_request_t *req, int status, const char *content_type,
                             const char *extra_headers, const char *body, uint64_t len)
 {
-    finish_response(req, status, content_type, extra_headers, body, len, false);
+    finish_response(req, status, content_type, extra_headers, body, len, false, -1, 0);
+}
+
+void fu_http_respond_file(fu_http_request_t *req, int status, const char *content_type,
+                          const char *extra_headers, const char *body, int fd, uint64_t off,
+                          uint64_t len)
+{
+    finish_response(req, status, content_type, extra_headers, body, len, false, fd, off);
 }
 
 /* The server's own answer to a request it refuses (limits, malformed), then close. */
@@ -299,7 +410,7 @@ static void refuse(fu_http_conn_t *c, int status, const char *why)
     c->error_status = status;
     c->req.conn = c;
     c->req.head = false;
-    finish_response(&c->req, status, "text/plain; charset=utf-8", NULL, body, (size_t)n, true);
+    finish_response(&c->req, status, "text/plain; charset=utf-8", NULL, body, (size_t)n, true, -1, 0);
     c->close_after_write = true;
     if (c->unsent == 0)
         conn_close(c);
@@ -478,7 +589,7 @@ static int on_message_complete(llhttp_t *p)
     c->server->h.handle(c->server->h.ud, r);
     if (c->closing || c->close_after_write)
         return HPE_PAUSED; /* nothing after this request is read */
-    if (c->stream_left || c->unsent >= HIGH_WATER)
+    if (c->stream_left || c->sf_left || c->unsent >= HIGH_WATER)
         return HPE_PAUSED; /* the next request waits until this answer is out */
     return 0;
 }
@@ -625,6 +736,7 @@ static void conn_close(fu_http_conn_t *c)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    sf_stop(c);
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
@@ -636,7 +748,7 @@ static void on_timeout(uv_timer_t *t)
         refuse(c, 408, "request head not received in time");
     } else if (c->in_request) {
         refuse(c, 408, "request body not received in time");
-    } else if (c->stream_left || c->unsent) {
+    } else if (c->stream_left || c->sf_left || c->unsent) {
         arm(c, c->server->lim.idle_timeout_ms); /* still sending: not idle */
     } else {
         conn_close(c);
@@ -652,6 +764,7 @@ static fu_http_conn_t *conn_new(fu_http_server_t *s)
     uv_timer_init(s->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->handles_open = 2;
+    c->sf_fd = c->sf_sock = -1;
     return c;
 }
 
@@ -810,7 +923,7 @@ void fu_http_shutdown(fu_http_server_t *s, uint64_t deadline_ms, void (*cb)(void
     s->listeners = NULL;
     for (fu_http_conn_t *c = s->conns, *next; c; c = next) {
         next = c->next;
-        if (!c->stream_left && c->unsent == 0 && !c->in_body)
+        if (!c->stream_left && !c->sf_left && c->unsent == 0 && !c->in_body)
             conn_close(c); /* idle or only a head in progress */
         else
             c->close_after_write = true;

@@ -41,6 +41,12 @@ void fu_http_respond(fu_http_request_t *req, int status, const char *content_typ
 void fu_http_respond_static(fu_http_request_t *req, int status, const char *content_type,
                             const char *extra_headers, const char *body, uint64_t len);
 
+/* A body that is also in a file: plain HTTP sends it with sendfile(2) from fd at off;
+ * TLS encrypts it from body (the same bytes, mapped). */
+void fu_http_respond_file(fu_http_request_t *req, int status, const char *content_type,
+                          const char *extra_headers, const char *body, int fd, uint64_t off,
+                          uint64_t len);
+
 typedef struct {
     void *ud;
     /* Called for every complete request. */

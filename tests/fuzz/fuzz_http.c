@@ -45,6 +45,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     package.name = "bios";
     package.data = payload;
     package.size = sizeof(payload);
+    package.fd = -1;
     packages.v = &package;
     packages.n = 1;
     memset(secrets.secret, 1, sizeof(secrets.secret));
