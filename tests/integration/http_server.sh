@@ -198,6 +198,29 @@ contains "$work/cap" "fourth closed"
 contains "$work/cap.log" "connections open (limit 3)"
 kill "$CAP"
 
+# --- an idle keep-alive connection is closed after --idle-timeout
+start_server "$work/idle.log" --port $((base + 4)) --ssl-port $((base + 5)) --bind 127.0.0.1 --idle-timeout 1s
+IDLE=$pid
+python3 - "$((base + 4))" "$TOK" "$SMALL" >"$work/idle" <<'PY'
+import socket, sys, time
+port, tok, small = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5)
+s.sendall(("GET /pkg/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % (small, tok)).encode())
+first = s.recv(65536)
+t0 = time.time(); rest = s.recv(100)
+print("idle", "200" if b" 200 " in first else "?", "closed" if rest == b"" else "open", "%.1f" % (time.time() - t0))
+PY
+python3 -c "import sys; w=open(sys.argv[1]).read().split(); assert w[:3]==['idle','200','closed'] and 0.5 < float(w[3]) < 3, w" "$work/idle" && ok || { bad "idle timeout"; cat "$work/idle" >&2; }
+kill "$IDLE"
+
+# --- a package that is not the one the fleet file names stops the start
+cp "$work/fleet.yml" "$work/fleet2.yml"
+printf 'tampered\n' >"$work/small.bin.2"
+sed -i "s|package: small.bin|package: small.bin.2|" "$work/fleet2.yml"
+"$FU" serve "$work/fleet2.yml" --state-dir "$st" --port $((base + 6)) --ssl-port $((base + 7)) --bind 127.0.0.1 >"$work/bad.log" 2>&1
+check "serve refuses a package with another SHA-256" "$?" 2
+contains "$work/bad.log" "component 'small': package 'small.bin.2' has SHA-256"
+
 # --- graceful shutdown during a large download
 curl -s --limit-rate 40M -H "Authorization: Bearer $TOK" -o "$work/during" "$H/pkg/$BIG" &
 dl=$!
