@@ -19,6 +19,7 @@
 #define HIGH_WATER (1u << 20)     /* stop reading above this much unsent data */
 #define TLS_CHUNK (256u * 1024)  /* plaintext encrypted per pump step */
 #define PENDING_MAX (64u * 1024) /* unparsed input held while a response streams */
+#define SMALL_BODY 4096          /* bodies up to this go out in one write with the head */
 
 typedef struct listener_s {
     uv_tcp_t tcp;
@@ -388,6 +389,12 @@ static void finish_response(fu_http_request_t *req, int status, const char *ctyp
         } else {
             send_bytes(c, body, (size_t)len, false); /* the head is still queued */
         }
+    } else if (len <= SMALL_BODY) {
+        /* Head and a small body in one write: one syscall, one TLS record. */
+        char one[sizeof(head) + SMALL_BODY];
+        memcpy(one, head, n);
+        memcpy(one + n, body, (size_t)len);
+        send_bytes(c, one, n + (size_t)len, true);
     } else if (copy || !c->is_tls) {
         /* Plain HTTP: the kernel takes the shared bytes straight from memory. */
         send_bytes(c, head, n, true);

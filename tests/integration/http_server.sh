@@ -206,7 +206,11 @@ import socket, sys, time
 port, tok, small = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5)
 s.sendall(("GET /pkg/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % (small, tok)).encode())
-first = s.recv(65536)
+first = b""
+while not first.endswith(b"small package\n"):
+    b = s.recv(65536)
+    if not b: break
+    first += b
 t0 = time.time(); rest = s.recv(100)
 print("idle", "200" if b" 200 " in first else "?", "closed" if rest == b"" else "open", "%.1f" % (time.time() - t0))
 PY
