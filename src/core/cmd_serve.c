@@ -124,14 +124,18 @@ static int start_listeners(serve_t *s)
 static void on_packages(void *ud, const char *err)
 {
     serve_t *s = ud;
+    if (s->stopping || s->server == NULL)
+        return; /* a signal came while the packages were hashed */
     if (err) {
         fprintf(stderr, "fleetup serve: %s\n", err);
         s->rc = FU_EXIT_USAGE;
+        s->stopping = true;
         fu_http_shutdown(s->server, 0, on_stopped, s);
         return;
     }
     if (start_listeners(s) != 0) {
         s->rc = FU_EXIT_USAGE;
+        s->stopping = true;
         fu_http_shutdown(s->server, 0, on_stopped, s);
     }
 }

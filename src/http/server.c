@@ -33,7 +33,8 @@ struct fu_http_server_s {
     fu_http_handlers_t h;
     fu_http_limits_t lim;
     listener_t *listeners;
-    fu_http_conn_t *conns; /* doubly linked */
+    fu_http_conn_t *conns; /* doubly linked: the open ones */
+    uint32_t allocated;    /* connections not yet freed (open or closing) */
     fu_http_stats_t stats;
     bool shutting_down;
     uv_timer_t shutdown_timer;
@@ -75,6 +76,7 @@ struct fu_http_conn_s {
     uint64_t sf_off, sf_left;
     uv_poll_t sf_poll;
     bool sf_polling;
+    uint64_t sent, sent_mark; /* bytes sent, and at the last timer: a stalled reader is cut */
     size_t unsent; /* bytes handed to uv_write and not yet written */
     char *pending;
     size_t pending_len;
@@ -170,6 +172,7 @@ static void on_written(uv_write_t *w, int status)
     wreq_t *r = (wreq_t *)w;
     fu_http_conn_t *c = r->conn;
     c->unsent -= r->len;
+    c->sent += r->len;
     free(r);
     if (status < 0) {
         conn_close(c);
@@ -188,9 +191,19 @@ static void sf_poll_closed(uv_handle_t *h)
     on_conn_closed(h);
 }
 
+/* The poll handle lives as long as the connection once made: a transfer that finishes
+ * only stops it, so the next (pipelined) one can wait on it again. */
 static void sf_stop(fu_http_conn_t *c)
 {
     if (c->sf_polling) {
+        c->sf_polling = false;
+        uv_poll_stop(&c->sf_poll);
+    }
+}
+
+static void sf_close(fu_http_conn_t *c)
+{
+    if (c->sf_sock >= 0) {
         c->sf_polling = false;
         uv_close((uv_handle_t *)&c->sf_poll, sf_poll_closed);
     }
@@ -226,27 +239,29 @@ static void sf_pump(fu_http_conn_t *c)
             c->sf_off += (uint64_t)w;
             c->sf_left -= (uint64_t)w;
             c->server->stats.bytes_sent += (uint64_t)w;
+            c->sent += (uint64_t)w;
             continue;
         }
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno == EAGAIN) {
-            if (!c->sf_polling) {
-                c->sf_sock = dup(sock);
-                if (c->sf_sock < 0 || uv_poll_init(c->server->loop, &c->sf_poll, c->sf_sock) != 0) {
-                    if (c->sf_sock >= 0)
-                        close(c->sf_sock);
-                    c->sf_sock = -1;
+            if (c->sf_sock < 0) {
+                int fd = dup(sock);
+                if (fd < 0 || uv_poll_init(c->server->loop, &c->sf_poll, fd) != 0) {
+                    if (fd >= 0)
+                        close(fd);
                     conn_close(c);
                     return;
                 }
+                c->sf_sock = fd;
                 c->sf_poll.data = c;
-                c->sf_polling = true;
                 c->handles_open++;
+            }
+            if (!c->sf_polling) {
+                c->sf_polling = true;
                 uv_poll_start(&c->sf_poll, UV_WRITABLE, on_sf_writable);
             }
-            arm(c, c->server->lim.idle_timeout_ms);
-            return;
+            return; /* the idle timer, armed when the request ended, watches progress */
         }
         conn_close(c); /* the peer went away, or the file shrank */
         return;
@@ -267,6 +282,7 @@ static void send_raw(fu_http_conn_t *c, const char *data, size_t len, bool copy)
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         if (n > 0) {
             c->server->stats.bytes_sent += (uint64_t)n;
+            c->sent += (uint64_t)n;
             data += n;
             len -= (size_t)n;
             if (len == 0)
@@ -276,7 +292,18 @@ static void send_raw(fu_http_conn_t *c, const char *data, size_t len, bool copy)
             return;
         }
     }
+    while (!copy && len > (1u << 30)) { /* uv_buf_t lengths are 32-bit: 1 GiB pieces */
+        send_raw(c, data, 1u << 30, false);
+        data += 1u << 30;
+        len -= 1u << 30;
+        if (c->closing)
+            return;
+    }
     wreq_t *r = malloc(sizeof(*r) + (copy ? len : 0));
+    if (r == NULL) {
+        conn_close(c);
+        return;
+    }
     r->conn = c;
     r->len = len;
     uv_buf_t b = uv_buf_init(copy ? r->data : (char *)data, (unsigned)len);
@@ -442,6 +469,8 @@ static void refuse(fu_http_conn_t *c, int status, const char *why)
     c->close_after_write = true;
     if (c->unsent == 0)
         conn_close(c);
+    else
+        uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
 const char *fu_http_header(const fu_http_request_t *req, const char *name)
@@ -513,6 +542,8 @@ static int on_url_complete(llhttp_t *p)
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     fu_http_conn_t *c = conn_of(p);
+    if (c->in_body)
+        return 0; /* a chunked body's trailer: never a request header */
     if (!c->in_field) { /* a new header starts; llhttp may split one name over calls */
         if (c->nheaders == FU_HTTP_MAX_HEADERS) {
             c->error_status = 431;
@@ -530,6 +561,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *p)
 {
     fu_http_conn_t *c = conn_of(p);
+    if (c->in_body)
+        return 0;
     c->in_field = false;
     return end_string(c);
 }
@@ -537,6 +570,8 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     fu_http_conn_t *c = conn_of(p);
+    if (c->in_body)
+        return 0;
     if (!c->in_value) {
         c->in_value = true;
         c->value_off[c->nheaders - 1] = (uint32_t)c->head_len;
@@ -547,6 +582,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     fu_http_conn_t *c = conn_of(p);
+    if (c->in_body)
+        return 0;
     if (!c->in_value) { /* an empty value */
         c->in_value = true;
         c->value_off[c->nheaders - 1] = (uint32_t)c->head_len;
@@ -656,8 +693,8 @@ static void hold(fu_http_conn_t *c, const char *data, size_t len)
 
 static void parse(fu_http_conn_t *c, const char *data, size_t len)
 {
-    if (c->closing)
-        return;
+    if (c->closing || c->error_status || c->close_after_write)
+        return; /* refused, or the last request: nothing more is read */
     if (c->paused) {
         hold(c, data, len);
         return;
@@ -712,7 +749,13 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n < 0) {
         if (n == UV_EOF && !c->is_tls && !c->closing)
             llhttp_finish(&c->parser);
-        conn_close(c);
+        if (n == UV_EOF && !c->closing && (c->unsent || c->sf_left || c->stream_left)) {
+            /* half-closed: the answer in progress still goes out */
+            c->close_after_write = true;
+            uv_read_stop((uv_stream_t *)&c->tcp);
+        } else {
+            conn_close(c);
+        }
     } else if (n > 0 && !c->is_tls) {
         parse(c, buf->base, (size_t)n);
     } else if (n > 0) {
@@ -742,7 +785,7 @@ static void on_conn_closed(uv_handle_t *h)
     free(c->body);
     free(c->pending);
     free(c);
-    if (s->shutting_down && s->conns == NULL && s->shutdown_cb) {
+    if (--s->allocated == 0 && s->shutting_down && s->shutdown_cb) {
         void (*cb)(void *) = s->shutdown_cb;
         s->shutdown_cb = NULL;
         uv_timer_stop(&s->shutdown_timer);
@@ -763,7 +806,7 @@ static void conn_close(fu_http_conn_t *c)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    sf_stop(c);
+    sf_close(c);
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
@@ -775,8 +818,13 @@ static void on_timeout(uv_timer_t *t)
         refuse(c, 408, "request head not received in time");
     } else if (c->in_request) {
         refuse(c, 408, "request body not received in time");
+    } else if ((c->stream_left || c->sf_left || c->unsent) && c->sent != c->sent_mark) {
+        c->sent_mark = c->sent; /* still sending and the client still reads: not idle */
+        arm(c, c->server->lim.idle_timeout_ms);
     } else if (c->stream_left || c->sf_left || c->unsent) {
-        arm(c, c->server->lim.idle_timeout_ms); /* still sending: not idle */
+        logf_(c->server, "connection from %s cut: it read nothing for %llu ms", c->req.peer,
+              (unsigned long long)c->server->lim.idle_timeout_ms);
+        conn_close(c);
     } else {
         conn_close(c);
     }
@@ -792,6 +840,7 @@ static fu_http_conn_t *conn_new(fu_http_server_t *s)
     c->tcp.data = c->timer.data = c;
     c->handles_open = 2;
     c->sf_fd = c->sf_sock = -1;
+    s->allocated++;
     return c;
 }
 
@@ -955,12 +1004,13 @@ void fu_http_shutdown(fu_http_server_t *s, uint64_t deadline_ms, void (*cb)(void
         else
             c->close_after_write = true;
     }
-    if (s->conns == NULL) {
+    if (s->allocated == 0) {
         s->shutdown_cb = NULL;
         if (cb)
             cb(ud);
         return;
     }
+    /* Otherwise cb runs from on_conn_closed when the last connection is freed. */
     s->shutdown_timer.data = s;
     uv_timer_start(&s->shutdown_timer, on_shutdown_deadline, deadline_ms, 0);
 }

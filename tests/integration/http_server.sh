@@ -198,6 +198,53 @@ contains "$work/cap" "fourth closed"
 contains "$work/cap.log" "connections open (limit 3)"
 kill "$CAP"
 
+# --- regressions from review: pipelined downloads read slowly, a refused connection is
+# answered once, a stalled reader is cut, a trailer is no header
+python3 - "$P" "$TOK" "$BIG" "$SMALL" >"$work/rev" 2>&1 <<'PY'
+import hashlib, socket, sys, time
+port, tok, big, small = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+s = socket.create_connection(("127.0.0.1", port)); s.settimeout(20)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+req = "GET /pkg/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % (big, tok)
+s.sendall((req * 2).encode())
+data = bytearray(); deadline = time.time() + 30
+want = None  # two answers with the same head: 2 * (head + body)
+while want is None or len(data) < want:
+    if want is None and b"\r\n\r\n" in data:
+        want = 2 * (data.index(b"\r\n\r\n") + 4 + 67108864)
+    b = s.recv(1 << 20)
+    if not b or time.time() > deadline: break
+    data += b
+    if len(data) < 4 << 20: time.sleep(0.0005)   # slow at first: sendfile must wait
+heads = [i for i in (data.find(b"HTTP/1.1 200"), data.find(b"HTTP/1.1 200", 67108864)) if i >= 0]
+print("pipelined-big", len(heads), len(data) > 2 * 67108864)
+s.close()
+c = socket.create_connection(("127.0.0.1", port)); c.settimeout(3)
+c.sendall(b"\x01BAD\r\n\r\n")
+for i in range(50):
+    try: c.sendall(b"x")
+    except OSError: break
+    time.sleep(0.002)
+got = b""
+try:
+    while True:
+        b = c.recv(65536)
+        if not b: break
+        got += b
+except socket.timeout:
+    pass
+print("refused", got.count(b"HTTP/1.1 400"))
+c = socket.create_connection(("127.0.0.1", port)); c.settimeout(5)
+body = b'{"phase":"x","state":"y"}'
+c.sendall(b"POST /cb/7/node1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+          b"%x\r\n" % len(body) + body + b"\r\n0\r\nAuthorization: Bearer " + tok.encode() + b"\r\n\r\n")
+print("trailer", c.recv(200).split(b"\r\n")[0].decode())
+PY
+contains "$work/rev" "pipelined-big 2 True"
+contains "$work/rev" "refused 1"
+contains "$work/rev" "trailer HTTP/1.1 401 Unauthorized"
+kill -0 "$SERVER" 2>/dev/null && ok || bad "the server died"
+
 # --- an idle keep-alive connection is closed after --idle-timeout
 start_server "$work/idle.log" --port $((base + 4)) --ssl-port $((base + 5)) --bind 127.0.0.1 --idle-timeout 1s
 IDLE=$pid
@@ -215,7 +262,47 @@ t0 = time.time(); rest = s.recv(100)
 print("idle", "200" if b" 200 " in first else "?", "closed" if rest == b"" else "open", "%.1f" % (time.time() - t0))
 PY
 python3 -c "import sys; w=open(sys.argv[1]).read().split(); assert w[:3]==['idle','200','closed'] and 0.5 < float(w[3]) < 3, w" "$work/idle" && ok || { bad "idle timeout"; cat "$work/idle" >&2; }
+# a client that stops reading a download is cut after the idle timeout
+python3 - "$((base + 4))" "$TOK" "$BIG" >"$work/stall" <<'PY'
+import socket, sys, time
+port, tok, big = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", port)); s.settimeout(10)
+s.sendall(("GET /pkg/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % (big, tok)).encode())
+time.sleep(4)
+n = 0
+try:
+    while True:
+        b = s.recv(1 << 20)
+        if not b: break
+        n += len(b)
+except Exception:
+    pass
+print("stalled", "cut" if n < 67108864 else "complete")
+PY
+contains "$work/stall" "stalled cut"
+contains "$work/idle.log" "read nothing for 1000 ms"
 kill "$IDLE"
+wait "$IDLE"
+check "idle server exit code" "$?" 0
+
+# --- SIGTERM with a keep-alive connection open, and while packages are hashed
+truncate -s 3G "$work/huge.bin"
+HUGE=0000000000000000000000000000000000000000000000000000000000000000
+cat >"$work/fleet3.yml" <<YML
+fleetup: 1
+nodes:
+  node1:
+baseline:
+  components:
+    - {name: huge, version: "1", package: huge.bin, sha256: $HUGE}
+YML
+"$FU" serve "$work/fleet3.yml" --state-dir "$st" --port $((base + 8)) --ssl-port $((base + 9)) --bind 127.0.0.1 >"$work/huge.log" 2>&1 &
+hp=$!
+sleep 0.3
+kill -TERM $hp
+wait $hp
+check "SIGTERM while hashing" "$?" 0
 
 # --- a package that is not the one the fleet file names stops the start
 cp "$work/fleet.yml" "$work/fleet2.yml"
