@@ -141,8 +141,7 @@ static int add_host(void *ud, const char *name, size_t len)
 }
 
 /* Host keys carry ranges and an optional port; errors point into the key itself. */
-void fu_host_key_error(fu_diag_t *d, const fu_ynode_t *key, const fu_hostrange_err_t *e);
-void fu_host_key_error(fu_diag_t *d, const fu_ynode_t *key, const fu_hostrange_err_t *e)
+static void host_key_error(fu_diag_t *d, const fu_ynode_t *key, const fu_hostrange_err_t *e)
 {
     fu_diag_add(d, FU_DIAG_ERROR, key->file, key->line, key->col + (unsigned)e->offset,
                 "bad host pattern '%s': %s", key->u.str, e->msg);
@@ -172,13 +171,13 @@ static void read_hosts(fu_inv_t *inv, uint32_t group, const fu_ynode_t *hosts)
             continue;
         }
         if (fu_hostport_split(k->u.str, k->n, &hl, &ho, &c.port, &e) < 0) {
-            fu_host_key_error(inv->d, k, &e);
+            host_key_error(inv->d, k, &e);
             continue;
         }
         int rc = fu_hostrange_expand(k->u.str + ho, hl, FU_MAX_NODES, add_host, &c, &e);
         if (rc == -1) {
             e.offset += ho;
-            fu_host_key_error(inv->d, k, &e);
+            host_key_error(inv->d, k, &e);
         }
     }
 }
@@ -233,7 +232,6 @@ static void read_group(fu_inv_t *inv, uint32_t g, const fu_ynode_t *def)
 
 void fu_ansible_read(fu_inv_t *inv, const fu_ynode_t *root)
 {
-    inv->ansible = true;
     if (root->kind != FU_Y_MAP) {
         fu_err(inv->d, root, "an Ansible inventory is a mapping of groups (usually 'all:'), "
                              "not %s", fu_y_kind_name(root));

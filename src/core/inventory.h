@@ -84,7 +84,6 @@ typedef struct {
     uint32_t nhosts, hosts_cap;
     fu_strmap_t group_idx, host_idx;
     fu_settings_t defaults; /* native `defaults:`: below every group */
-    bool ansible;           /* hosts may be listed again (merged), not duplicated */
     bool too_many;
 } fu_inv_t;
 

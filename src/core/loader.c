@@ -385,7 +385,6 @@ static void read_native(fu_fleet_t *f, fu_inv_t *inv, const fu_ynode_t *root)
     const fu_ynode_t *invref = fu_y_map_get(root, "inventory");
     if (invref)
         read_inventory_ref(f, inv, invref);
-    inv->ansible = false;
     const fu_ynode_t *groups = fu_y_map_get(root, "groups");
     bool groups_ok = !fu_y_is_null(groups) && fu_y_expect_map(inv->d, groups, "groups");
     if (groups_ok)

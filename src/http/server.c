@@ -442,12 +442,6 @@ void fu_http_respond(fu_http_request_t *req, int status, const char *content_typ
     finish_response(req, status, content_type, extra_headers, body, len, true, -1, 0);
 }
 
-void fu_http_respond_static(fu_http_request_t *req, int status, const char *content_type,
-                            const char *extra_headers, const char *body, uint64_t len)
-{
-    finish_response(req, status, content_type, extra_headers, body, len, false, -1, 0);
-}
-
 void fu_http_respond_file(fu_http_request_t *req, int status, const char *content_type,
                           const char *extra_headers, const char *body, int fd, uint64_t off,
                           uint64_t len)
@@ -940,8 +934,6 @@ fu_http_server_t *fu_http_server_new(uv_loop_t *loop, const fu_http_handlers_t *
         s->lim.header_timeout_ms = 10000;
     if (s->lim.idle_timeout_ms == 0)
         s->lim.idle_timeout_ms = 60000;
-    if (s->lim.body_timeout_ms == 0)
-        s->lim.body_timeout_ms = 60000;
     uv_timer_init(loop, &s->shutdown_timer);
     return s;
 }

@@ -34,12 +34,10 @@ typedef struct {
 const char *fu_http_header(const fu_http_request_t *req, const char *name);
 
 /* One response per request, from inside the handler. extra_headers: "Name: value\r\n"
- * lines or NULL. The body is copied, except with fu_http_respond_static() whose bytes
- * must outlive the server (packages). */
+ * lines or NULL. The body is copied, except with fu_http_respond_file() whose bytes (and
+ * file) must outlive the server (packages). */
 void fu_http_respond(fu_http_request_t *req, int status, const char *content_type,
                      const char *extra_headers, const char *body, size_t len);
-void fu_http_respond_static(fu_http_request_t *req, int status, const char *content_type,
-                            const char *extra_headers, const char *body, uint64_t len);
 
 /* A body that is also in a file: plain HTTP sends it with sendfile(2) from fd at off;
  * TLS encrypts it from body (the same bytes, mapped). */
@@ -60,9 +58,9 @@ typedef struct {
 
 typedef struct {
     uint32_t max_connections;  /* beyond: accepted and closed at once */
-    uint64_t header_timeout_ms; /* a request head must arrive within this (slowloris) */
-    uint64_t idle_timeout_ms;  /* keep-alive connections without a request */
-    uint64_t body_timeout_ms;  /* a request body must arrive within this */
+    uint64_t header_timeout_ms; /* a request (head and body) must arrive within this */
+    uint64_t idle_timeout_ms;  /* keep-alive connections without a request; also a client
+                                * that reads nothing of an answer for this long */
 } fu_http_limits_t;
 
 typedef struct {

@@ -58,7 +58,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     routes.api_on_http = true;
     fu_http_handlers_t h = {&routes, fu_routes_handle, body_limit, NULL};
     fu_http_limits_t lim = {.max_connections = 100, .header_timeout_ms = 20,
-                            .idle_timeout_ms = 20, .body_timeout_ms = 20};
+                            .idle_timeout_ms = 20};
     server = fu_http_server_new(&loop, &h, &lim);
     routes.server = server;
     return 0;
