@@ -242,6 +242,19 @@ static void world_run(world_t *w, uint64_t limit)
     }
 }
 
+/* When the first (or last) node of a wave started connecting. */
+static uint64_t wave_connect(world_t *w, uint32_t wave, bool last)
+{
+    uint64_t t = last ? 0 : UINT64_MAX;
+    for (uint32_t i = 0; i < w->f->nnodes; i++) {
+        if (fu_sched_node(w->s, i)->wave != wave)
+            continue;
+        if (last ? w->connect_at[i] > t : w->connect_at[i] < t)
+            t = w->connect_at[i];
+    }
+    return t;
+}
+
 static void world_free(world_t *w)
 {
     for (uint32_t i = 0; i < w->f->nnodes; i++) {
