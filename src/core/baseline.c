@@ -147,17 +147,20 @@ static void check_package(bl_t *b, fu_component_t *c, const fu_ynode_t *v)
         fu_err(b->d, v, "package '%s' is not a regular file", c->package_path);
 }
 
-static void check_pattern(bl_t *b, const fu_ynode_t *v, const char *s)
+/* version_pattern (needs a group) and match (any): POSIX extended expressions. */
+static void check_pattern(bl_t *b, const fu_ynode_t *v, const char *s, const char *what)
 {
     regex_t re;
-    int rc = regcomp(&re, s, REG_EXTENDED);
+    int rc = regcomp(&re, s, REG_EXTENDED | REG_ICASE);
     if (rc != 0) {
         char msg[128];
         regerror(rc, &re, msg, sizeof(msg));
-        fu_err(b->d, v, "version_pattern is not a valid extended regular expression: %s", msg);
+        fu_err(b->d, v, "%s is not a valid extended regular expression: %s", what, msg);
         return;
     }
-    if (re.re_nsub < 1)
+    if (strlen(s) > 400)
+        fu_err(b->d, v, "%s is longer than 400 characters", what);
+    else if (strcmp(what, "version_pattern") == 0 && re.re_nsub < 1)
         fu_err(b->d, v, "version_pattern needs one group '( )' around the version");
     regfree(&re);
 }
@@ -188,11 +191,13 @@ static void read_component(bl_t *b, fu_component_t *c, const fu_ynode_t *m, size
             b->after_nodes[idx] = v;
         else if (strcmp(n, "version_pattern") == 0) {
             if ((c->version_pattern = str_or_null(b, v, n)) != NULL)
-                check_pattern(b, v, c->version_pattern);
+                check_pattern(b, v, c->version_pattern, n);
         } else if (strcmp(n, "probe") == 0)
             c->probe = str_or_null(b, v, n);
-        else if (strcmp(n, "match") == 0)
-            c->match = str_or_null(b, v, n);
+        else if (strcmp(n, "match") == 0) {
+            if ((c->match = str_or_null(b, v, n)) != NULL)
+                check_pattern(b, v, c->match, n);
+        }
         else if (strcmp(n, "targets") == 0)
             c->targets = string_list(b, v, "targets", &c->ntargets);
         else

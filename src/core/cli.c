@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/cli.h"
 
@@ -114,4 +115,13 @@ fu_fleet_t *fu_cli_load_fleet(const char *path, bool json)
                 d.errors == 1 ? "" : "s");
     fu_diag_free(&d);
     return f;
+}
+
+void fu_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }

@@ -27,6 +27,8 @@ int fu_cmd_token(int argc, char **argv);
  * and returns NULL when it is invalid. */
 fu_fleet_t *fu_cli_load_fleet(const char *path, bool json);
 /* Prints "fleetup CMD: message" and a hint to --help on stderr; returns FU_EXIT_USAGE. */
+/* Thousands of nodes mean thousands of sockets: takes the hard limit of open files. */
+void fu_raise_nofile(void);
 int fu_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A TCP port 1..65535. */
 bool fu_cli_parse_port(const char *s, uint16_t *out);

@@ -1,6 +1,7 @@
 /* fleetup deploy FLEET | --resume ID: runs a rollout through the scheduler and journals
  * it; prints live progress on stderr and a summary at the end; writes the HTML report. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,7 +14,8 @@
 static void help(void)
 {
     printf("usage: fleetup deploy FLEET [--state-dir DIR] [--limit PATTERN] [--transport sim]\n"
-           "                          [--virtual-time] [--sim-seed N] [--quiet] [--json]\n"
+           "                          [--virtual-time] [--sim-seed N] [--port N] [--ssl-port N]\n"
+           "                          [--quiet] [--json]\n"
            "       fleetup deploy --resume ID [--state-dir DIR] [--promote]\n"
            "\n"
            "Runs a rollout: every selected node goes connect, inventory, plan, stage, install,\n"
@@ -31,6 +33,9 @@ static void help(void)
            "  --virtual-time    simulated nodes in virtual time: the rollout runs as fast as\n"
            "                    the CPU allows, times in the report are simulated\n"
            "  --sim-seed N      another seed for the simulated nodes' draws (sim: seed)\n"
+           "  --port N, --ssl-port N  the package server's ports, when some node pulls its\n"
+           "                    images (Redfish SimpleUpdate); flags > FLEETUP_PORT /\n"
+           "                    FLEETUP_SSL_PORT > the fleet's server: > 63001/63002\n"
            "  --resume ID       continue rollout ID (its fleet file is read again and must\n"
            "                    list the same nodes)\n"
            "  --promote         with --resume: promote a canary / resume a manual pause\n"
@@ -43,7 +48,7 @@ static void help(void)
 }
 
 typedef struct {
-    const char *state_dir, *limit, *fleet;
+    const char *state_dir, *limit, *fleet, *port, *ssl_port;
     int64_t resume;
     long long sim_seed; /* -1: the fleet's */
     bool sim, virtual_time, quiet, json, promote;
@@ -57,12 +62,13 @@ static int parse(int argc, char **argv, deploy_args_t *a)
         {"resume", required_argument, NULL, 'r'},    {"promote", no_argument, NULL, 'p'},
         {"quiet", no_argument, NULL, 'q'},           {"json", no_argument, NULL, 'j'},
         {"sim-seed", required_argument, NULL, 's'},  {"help", no_argument, NULL, 'h'},
+        {"port", required_argument, NULL, 'P'},      {"ssl-port", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0}};
     int c;
     char *end;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "d:l:t:vr:pqjs:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:l:t:vr:pqjs:hP:S:", opts, NULL)) != -1) {
         switch (c) {
         case 'd': a->state_dir = optarg; break;
         case 'l': a->limit = optarg; break;
@@ -84,6 +90,8 @@ static int parse(int argc, char **argv, deploy_args_t *a)
             if (*end || a->sim_seed < 0)
                 return fu_cli_usage_error("deploy", "--sim-seed takes a whole number");
             break;
+        case 'P': a->port = optarg; break;
+        case 'S': a->ssl_port = optarg; break;
         case 'q': a->quiet = true; break;
         case 'j': a->json = true; break;
         case 'h': help(); exit(FU_EXIT_OK);
@@ -184,6 +192,8 @@ int fu_cmd_deploy(int argc, char **argv)
         return FU_EXIT_USAGE;
     fu_fleet_t *f = fu_cli_load_fleet(fleet_path, false);
     free(fleet_path);
+    signal(SIGPIPE, SIG_IGN); /* a BMC that hangs up is an error to report, not a signal */
+    fu_raise_nofile();
     if (f == NULL)
         return FU_EXIT_USAGE;
     if (a.sim_seed >= 0)
@@ -196,6 +206,8 @@ int fu_cmd_deploy(int argc, char **argv)
         .force_sim = a.sim,
         .promote = a.promote,
         .sim_seed = a.sim_seed,
+        .port = a.port,
+        .ssl_port = a.ssl_port,
         .progress = a.quiet ? FU_PROGRESS_NONE : isatty(2) ? FU_PROGRESS_TTY : FU_PROGRESS_LINES,
     };
     fu_rollout_result_t res;

@@ -3,7 +3,6 @@
  * fleetup token, which prints a node's token. */
 #include <getopt.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +11,7 @@
 #include "core/cli.h"
 #include "core/loader.h"
 #include "core/ports.h"
-#include "http/packages.h"
-#include "http/routes.h"
-#include "http/server.h"
-#include "http/tls.h"
+#include "http/service.h"
 #include "http/token.h"
 
 static void help(void)
@@ -50,14 +46,7 @@ static void help(void)
 
 typedef struct {
     uv_loop_t loop;
-    const fu_fleet_t *f;
-    fu_http_server_t *server;
-    fu_routes_t routes;
-    fu_packages_t packages;
-    fu_secrets_t secrets;
-    SSL_CTX *tls;
-    char fingerprint[128];
-    fu_server_ports_t ports;
+    fu_service_t svc;
     const char *binds[8];
     int nbinds;
     bool api_on_http;
@@ -79,8 +68,6 @@ static void on_stopped(void *ud)
     serve_t *s = ud;
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
-    fu_http_server_free(s->server);
-    s->server = NULL;
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -91,53 +78,30 @@ static void on_signal(uv_signal_t *h, int signum)
     s->stopping = true;
     fprintf(stderr, "fleetup serve: %s: no new connections; downloads in progress finish "
                     "(30 s at most)\n", strsignal(signum));
-    fu_http_shutdown(s->server, 30000, on_stopped, s);
+    fu_service_stop(&s->svc, 30000, on_stopped, s);
 }
 
-static int start_listeners(serve_t *s)
-{
-    char err[512];
-    const char *defaults[] = {"0.0.0.0", "::"};
-    const char *const *binds = s->nbinds ? s->binds : defaults;
-    int nb = s->nbinds ? s->nbinds : 2;
-    if (!s->nbinds && s->f->server.bind) {
-        binds = &s->f->server.bind;
-        nb = 1;
-    }
-    for (int i = 0; i < nb; i++) {
-        if (fu_http_listen(s->server, binds[i], s->ports.port, NULL, err, sizeof(err)) != 0 ||
-            fu_http_listen(s->server, binds[i], s->ports.ssl_port, s->tls, err, sizeof(err)) != 0) {
-            fprintf(stderr, "fleetup serve: %s\n", err);
-            return -1;
-        }
-        const char *l = strchr(binds[i], ':') ? "[" : "", *r = strchr(binds[i], ':') ? "]" : "";
-        printf("fleetup serve: http://%s%s%s:%u/  https://%s%s%s:%u/\n", l, binds[i], r,
-               s->ports.port, l, binds[i], r, s->ports.ssl_port);
-    }
-    printf("fleetup serve: TLS certificate SHA-256 %s\n", s->fingerprint);
-    printf("fleetup serve: %zu package%s, %zu nodes; admin token in %s\n", s->packages.n,
-           s->packages.n == 1 ? "" : "s", s->f->nnodes, "STATE_DIR/admin.token");
-    fflush(stdout);
-    return 0;
-}
-
-static void on_packages(void *ud, const char *err)
+static void on_ready(void *ud, const char *err)
 {
     serve_t *s = ud;
-    if (s->stopping || s->server == NULL)
-        return; /* a signal came while the packages were hashed */
+    fu_service_t *svc = &s->svc;
     if (err) {
         fprintf(stderr, "fleetup serve: %s\n", err);
         s->rc = FU_EXIT_USAGE;
         s->stopping = true;
-        fu_http_shutdown(s->server, 0, on_stopped, s);
+        on_stopped(s);
         return;
     }
-    if (start_listeners(s) != 0) {
-        s->rc = FU_EXIT_USAGE;
-        s->stopping = true;
-        fu_http_shutdown(s->server, 0, on_stopped, s);
+    for (int i = 0; i < svc->nbound; i++) {
+        const char *b = svc->bound[i];
+        const char *l = strchr(b, ':') ? "[" : "", *r = strchr(b, ':') ? "]" : "";
+        printf("fleetup serve: http://%s%s%s:%u/  https://%s%s%s:%u/\n", l, b, r,
+               svc->ports.port, l, b, r, svc->ports.ssl_port);
     }
+    printf("fleetup serve: TLS certificate SHA-256 %s\n", svc->fingerprint);
+    printf("fleetup serve: %zu package%s, %zu nodes; admin token in %s\n", svc->packages.n,
+           svc->packages.n == 1 ? "" : "s", svc->f->nnodes, "STATE_DIR/admin.token");
+    fflush(stdout);
 }
 
 static int parse(int argc, char **argv, serve_t *s, const char **dir, const char **port,
@@ -201,56 +165,42 @@ int fu_cmd_serve(int argc, char **argv)
         free(s);
         return FU_EXIT_USAGE;
     }
-    s->f = f;
     char err[1024];
-    if (fu_ports_resolve(f, port, ssl_port, getenv(FU_ENV_PORT), getenv(FU_ENV_SSL_PORT),
-                         &s->ports, err, sizeof(err)) != 0) {
-        fu_fleet_free(f);
-        free(s);
-        return fu_cli_usage_error("serve", "%s", err);
-    }
-    if (fu_secrets_load(dir, &s->secrets, err, sizeof(err)) != 0 ||
-        (s->tls = fu_tls_server_ctx(f->server.tls_cert, f->server.tls_key, dir, s->fingerprint,
-                                    sizeof(s->fingerprint), err, sizeof(err))) == NULL) {
-        fprintf(stderr, "fleetup serve: %s\n", err);
+    fu_service_opts_t so = {.state_dir = dir,
+                            .port = port,
+                            .ssl_port = ssl_port,
+                            .binds = s->nbinds ? s->binds : NULL,
+                            .nbinds = s->nbinds,
+                            .api_on_http = s->api_on_http,
+                            .max_connections = s->max_conn,
+                            .header_timeout_ms = s->header_timeout,
+                            .idle_timeout_ms = s->idle_timeout,
+                            .log = log_line};
+    signal(SIGPIPE, SIG_IGN);
+    fu_raise_nofile();
+    uv_loop_init(&s->loop);
+    int irc = fu_service_init(&s->svc, &s->loop, f, &so, err, sizeof(err));
+    if (irc != 0) {
+        if (irc == -2)
+            fu_cli_usage_error("serve", "%s", err);
+        else
+            fprintf(stderr, "fleetup serve: %s\n", err);
+        fu_service_free(&s->svc);
+        uv_loop_close(&s->loop);
         fu_fleet_free(f);
         free(s);
         return FU_EXIT_USAGE;
     }
-    signal(SIGPIPE, SIG_IGN);
-    /* Thousands of nodes mean thousands of sockets: take the hard limit. */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    uv_loop_init(&s->loop);
-    fu_routes_init(&s->routes);
-    s->routes.fleet = f;
-    s->routes.packages = &s->packages;
-    s->routes.secrets = &s->secrets;
-    s->routes.api_on_http = s->api_on_http;
-    s->routes.fingerprint = s->fingerprint;
-    s->routes.port = s->ports.port;
-    s->routes.ssl_port = s->ports.ssl_port;
-    fu_http_handlers_t h = {&s->routes, fu_routes_handle, fu_routes_body_limit, log_line};
-    fu_http_limits_t lim = {.max_connections = s->max_conn,
-                            .header_timeout_ms = s->header_timeout,
-                            .idle_timeout_ms = s->idle_timeout};
-    s->server = fu_http_server_new(&s->loop, &h, &lim);
-    s->routes.server = s->server;
     uv_signal_init(&s->loop, &s->sigint);
     uv_signal_init(&s->loop, &s->sigterm);
     s->sigint.data = s->sigterm.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-    fu_packages_load(&s->loop, f, &s->packages, on_packages, s);
+    fu_service_start(&s->svc, on_ready, s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_loop_close(&s->loop);
     rc = s->rc;
-    fu_routes_free(&s->routes);
-    fu_packages_free(&s->packages);
-    SSL_CTX_free(s->tls);
+    fu_service_free(&s->svc);
     fu_fleet_free(f);
     free(s);
     return rc;

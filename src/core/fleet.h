@@ -75,6 +75,11 @@ typedef struct {
     const char *password_env, *password_file;
     /* Only from an Ansible inventory's ansible_password: kept in memory, never printed. */
     const char *password_inline;
+    /* Redfish (HTTPS) peers: how their certificate is checked. A pinned fingerprint wins
+     * over the CA file; tls_insecure (checks nothing) only when the fleet file says so;
+     * plain_http (no TLS at all) for simulators and labs. */
+    const char *tls_fingerprint, *tls_ca_file;
+    bool tls_insecure, plain_http;
     uint32_t ngroups, nlabels;
     uint32_t *groups; /* indices into fleet->groups, all ancestors, sorted by name */
     fu_label_t *labels;

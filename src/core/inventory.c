@@ -249,6 +249,10 @@ static void fill_node(fu_inv_t *inv, fu_node_t *n, const fu_inv_host_t *h, const
     n->password_env = sval(e, FU_S_PASSWORD_ENV, NULL);
     n->password_file = sval(e, FU_S_PASSWORD_FILE, NULL);
     n->password_inline = sval(e, FU_S_PASSWORD_INLINE, NULL);
+    n->tls_fingerprint = sval(e, FU_S_TLS_FINGERPRINT, NULL);
+    n->tls_ca_file = sval(e, FU_S_TLS_CA_FILE, NULL);
+    n->tls_insecure = e->known[FU_S_TLS_INSECURE] ? e->known[FU_S_TLS_INSECURE]->v.b : false;
+    n->plain_http = e->known[FU_S_PLAIN_HTTP] ? e->known[FU_S_PLAIN_HTTP]->v.b : false;
     if (n->password_env && n->password_file)
         fu_err(inv->d, e->known[FU_S_PASSWORD_FILE]->at,
                "node '%s' gets both password_env and password_file: keep one", n->name);

@@ -26,6 +26,10 @@ typedef enum {
     FU_S_PASSWORD_ENV,
     FU_S_PASSWORD_FILE,
     FU_S_PASSWORD_INLINE,
+    FU_S_TLS_FINGERPRINT,
+    FU_S_TLS_CA_FILE,
+    FU_S_TLS_INSECURE,
+    FU_S_PLAIN_HTTP,
     FU_S__KNOWN, /* settings below are not single values */
     FU_S_LABEL = FU_S__KNOWN,
 } fu_setting_id_t;

@@ -469,6 +469,21 @@ int fu_journal_transitions(fu_journal_t *j, int64_t rollout, fu_journal_transiti
     return 0;
 }
 
+int fu_journal_events(fu_journal_t *j, int64_t rollout, const char *kind, fu_journal_event_cb cb,
+                      void *ud)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT at_ms, message FROM events WHERE rollout = ? AND"
+                                  " kind = ? ORDER BY rowid", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, rollout);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        cb(ud, (uint64_t)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    return 0;
+}
+
 int fu_journal_selection(fu_journal_t *j, int64_t rollout, uint32_t *fleet_idx, uint32_t n)
 {
     sqlite3_stmt *st;

@@ -71,6 +71,10 @@ typedef void (*fu_journal_transition_cb)(void *ud, uint32_t idx, uint64_t at_ms,
                                          int from_phase, int to_state, int to_phase,
                                          const char *reason);
 int fu_journal_transitions(fu_journal_t *j, int64_t rollout, fu_journal_transition_cb cb, void *ud);
+/* The rollout's events of one kind ("warning", "halted"...), in order. */
+typedef void (*fu_journal_event_cb)(void *ud, uint64_t at_ms, const char *message);
+int fu_journal_events(fu_journal_t *j, int64_t rollout, const char *kind, fu_journal_event_cb cb,
+                      void *ud);
 typedef void (*fu_journal_rollout_cb)(void *ud, const fu_rollout_row_t *r);
 int fu_journal_rollouts(fu_journal_t *j, fu_journal_rollout_cb cb, void *ud);
 const char *fu_journal_error(fu_journal_t *j);

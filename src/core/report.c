@@ -31,6 +31,8 @@ typedef struct {
     uint32_t n, cap;
     uint32_t nwaves;
     uint64_t end; /* last transition time */
+    char *warnings[8]; /* e.g. BMCs whose certificates were not checked */
+    uint32_t nwarnings;
 } report_t;
 
 static void on_node(void *ud, uint32_t idx, const char *name, uint32_t wave, int state, int phase,
@@ -83,6 +85,16 @@ static void report_free(report_t *r)
     }
     free(r->nodes);
     fu_journal_row_free(&r->row);
+    for (uint32_t i = 0; i < r->nwarnings; i++)
+        free(r->warnings[i]);
+}
+
+static void on_warning(void *ud, uint64_t at, const char *message)
+{
+    report_t *r = ud;
+    (void)at;
+    if (message && r->nwarnings < 8)
+        r->warnings[r->nwarnings++] = strdup(message);
 }
 
 static int load(fu_journal_t *j, int64_t id, report_t *r, char *err, size_t errlen)
@@ -97,6 +109,7 @@ static int load(fu_journal_t *j, int64_t id, report_t *r, char *err, size_t errl
     r->nodes = calloc(r->n + 1, sizeof(rnode_t));
     fu_journal_nodes(j, id, on_node, r);
     fu_journal_transitions(j, id, on_transition, r);
+    fu_journal_events(j, id, "warning", on_warning, r);
     return 0;
 }
 
@@ -125,6 +138,11 @@ static void write_json(const report_t *r, FILE *out)
     fu_jsonw_str(w, r->row.state);
     fu_jsonw_key(w, "reason");
     fu_jsonw_str(w, r->row.reason);
+    fu_jsonw_key(w, "warnings");
+    fu_jsonw_begin(w, '[');
+    for (uint32_t i = 0; i < r->nwarnings; i++)
+        fu_jsonw_str(w, r->warnings[i]);
+    fu_jsonw_end(w, ']');
     fu_jsonw_key(w, "started_ms");
     fu_jsonw_int(w, r->row.started_ms);
     fu_jsonw_key(w, "finished_ms");
@@ -281,6 +299,7 @@ static void html_head(const report_t *r, FILE *out)
                  ".card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:7em}"
                  ".card b{display:block;font-size:1.6em}.bad b{color:#c0392b}.ok b{color:#27ae60}"
                  ".legend span{display:inline-block;margin-right:1em}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}"
+                 ".warning{background:#fff3cd;border:1px solid #e0b04c;border-radius:6px;padding:.5em 1em}"
                  "</style></head><body>\n",
             (long long)r->row.id);
     fprintf(out, "<h1>fleetup rollout %lld</h1>\n<p>Fleet <code>", (long long)r->row.id);
@@ -303,6 +322,11 @@ static void html_head(const report_t *r, FILE *out)
         xml_escaped(out, r->row.reason);
     }
     fprintf(out, ". Rollout time %.1f s.</p>\n", r->end / 1000.0);
+    for (uint32_t i = 0; i < r->nwarnings; i++) {
+        fprintf(out, "<p class=\"warning\">Warning: ");
+        xml_escaped(out, r->warnings[i]);
+        fprintf(out, "</p>\n");
+    }
 }
 
 static void html_summary(const report_t *r, FILE *out)

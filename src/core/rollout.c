@@ -18,20 +18,28 @@
 
 #include "core/cli.h"
 #include "core/journal.h"
+#include "http/service.h"
+#include "transports/redfish.h"
 #include "transports/sim.h"
 
 typedef struct {
     const fu_fleet_t *f;
     const fu_rollout_opts_t *o;
     fu_sched_t *s;
-    fu_transport_t *t;
+    fu_transport_t *tk[FU_TRANSPORT__COUNT]; /* one per kind in use */
     fu_journal_t *j;
     fu_timers_t timers;
     int64_t id;
     uint32_t n, *order, *rev;
     uint64_t now, transitions;
     bool crashed, stop, resume_aborting;
+    bool real, virtual, in_turn, kicked;
     int lock_fd;
+    /* The HTTP(S) service BMCs pull their images from, when some node needs it. */
+    fu_service_t svc;
+    bool svc_on, svc_ready;
+    char svc_err[1024], idstr[24];
+    int closing; /* handles and services still closing at the end */
     /* progress */
     uint64_t last_print, start_wall;
     uint32_t last_done;
@@ -100,16 +108,28 @@ static void progress(runner_t *r, bool final)
 
 /* ---- hooks from the scheduler ---- */
 
+static fu_transport_t *transport_of(runner_t *r, uint32_t node)
+{
+    return r->tk[r->o->force_sim ? FU_TRANSPORT_SIM : r->f->nodes[node].transport];
+}
+
 static void h_start(void *ud, uint32_t i, fu_phase_t ph, const fu_plan_t *plan)
 {
     runner_t *r = ud;
-    fu_transport_start(r->t, r->order[i], ph, plan);
+    fu_transport_start(transport_of(r, r->order[i]), r->order[i], ph, plan);
 }
 
 static void h_cancel(void *ud, uint32_t i)
 {
     runner_t *r = ud;
-    r->t->vt->cancel(r->t, r->order[i]);
+    fu_transport_t *t = transport_of(r, r->order[i]);
+    t->vt->cancel(t, r->order[i]);
+}
+
+static bool ended(fu_node_state_t st)
+{
+    return st == FU_NS_DONE || st == FU_NS_SKIPPED || st == FU_NS_FAILED ||
+           st == FU_NS_UNREACHABLE || st == FU_NS_CANCELLED;
 }
 
 static void h_transition(void *ud, uint32_t i, const fu_sched_node_t *from,
@@ -122,6 +142,10 @@ static void h_transition(void *ud, uint32_t i, const fu_sched_node_t *from,
                               to->phase, to->attempts, to->resumed, reason);
     if (r->o->crash_after && r->transitions >= r->o->crash_after)
         r->crashed = true;
+    if (ended(to->state) && !ended(from->state)) { /* its session is not needed any more */
+        fu_transport_t *t = transport_of(r, r->order[i]);
+        t->vt->close(t, r->order[i]);
+    }
 }
 
 static void h_run(void *ud, fu_run_state_t state, uint32_t wave, const char *msg)
@@ -138,6 +162,23 @@ static void h_run(void *ud, fu_run_state_t state, uint32_t wave, const char *msg
 
 /* ---- results from the transport ---- */
 
+static void on_drive(uv_timer_t *h);
+
+/* A result from a libuv callback (not from the timers heap inside a turn): the clock is
+ * read now, and a turn follows at once so that freed slots are used. */
+static void kick(runner_t *r)
+{
+    if (!r->real || r->in_turn)
+        return;
+    uint64_t now = uv_now(&r->loop) - r->t0;
+    if (now > r->now)
+        r->now = now;
+    if (!r->kicked) {
+        r->kicked = true;
+        uv_timer_start(&r->drive, on_drive, 0, 0);
+    }
+}
+
 static void on_phase(void *ud, uint32_t node, fu_phase_t ph, const char *err,
                      const fu_phase_result_t *res)
 {
@@ -145,6 +186,7 @@ static void on_phase(void *ud, uint32_t node, fu_phase_t ph, const char *err,
     uint32_t i = r->rev[node];
     if (i == UINT32_MAX || r->crashed)
         return;
+    kick(r);
     if (err) {
         fu_sched_phase_failed(r->s, i, ph, err, res && res->unreachable, r->now);
         return;
@@ -176,9 +218,11 @@ static void turn(runner_t *r, uint64_t now)
 {
     if (now > r->now)
         r->now = now;
+    r->in_turn = true;
     fu_timers_run(&r->timers, r->now);
     if (!r->crashed)
         fu_sched_run(r->s, r->now);
+    r->in_turn = false;
 }
 
 static void operator_at_start(runner_t *r)
@@ -225,8 +269,6 @@ static void stop_loop(runner_t *r)
     uv_stop(&r->loop);
 }
 
-static void on_drive(uv_timer_t *h);
-
 static void arm(runner_t *r)
 {
     uint64_t next = next_deadline(r);
@@ -239,12 +281,13 @@ static void arm(runner_t *r)
         return;
     }
     uint64_t now = uv_now(&r->loop) - r->t0;
-    uv_timer_start(&r->drive, on_drive, next > now ? next - now : 0, 0);
+    uv_timer_start(&r->drive, on_drive, next > now && !r->kicked ? next - now : 0, 0);
 }
 
 static void on_drive(uv_timer_t *h)
 {
     runner_t *r = h->data;
+    r->kicked = false;
     turn(r, uv_now(&r->loop) - r->t0);
     arm(r);
 }
@@ -282,14 +325,51 @@ static void on_signal(uv_signal_t *h, int signum)
     }
 }
 
-static void on_close(uv_handle_t *h)
+static void closed_one(runner_t *r)
 {
-    (void)h;
+    if (--r->closing == 0)
+        uv_stop(&r->loop);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    closed_one(h->data);
+}
+
+static void on_closed_ud(void *ud)
+{
+    closed_one(ud);
+}
+
+/* The end of a real-time run: sessions closed (bounded), downloads in progress given a
+ * few seconds, every handle closed, then the loop is empty. */
+static void close_all(runner_t *r)
+{
+    uv_handle_t *hs[] = {(uv_handle_t *)&r->drive, (uv_handle_t *)&r->tick,
+                         (uv_handle_t *)&r->commit, (uv_handle_t *)&r->sigint,
+                         (uv_handle_t *)&r->sigterm};
+    r->closing = 1; /* held until everything below is started */
+    for (size_t k = 0; k < sizeof(hs) / sizeof(hs[0]); k++) {
+        r->closing++;
+        uv_close(hs[k], on_handle_closed);
+    }
+    if (r->tk[FU_TRANSPORT_REDFISH]) {
+        r->closing++;
+        fu_redfish_shutdown(r->tk[FU_TRANSPORT_REDFISH], on_closed_ud, r);
+    }
+    if (r->svc_on) {
+        r->closing++;
+        fu_service_stop(&r->svc, 5000, on_closed_ud, r);
+    }
+    closed_one(r);
+    if (r->closing > 0)
+        uv_run(&r->loop, UV_RUN_DEFAULT);
+    /* Whatever is left (nothing, normally) is closed before the loop goes. */
+    uv_run(&r->loop, UV_RUN_NOWAIT);
 }
 
 static void run_real(runner_t *r)
 {
-    uv_loop_init(&r->loop);
     r->t0 = uv_now(&r->loop) - r->now; /* a resumed rollout's clock goes on */
     uv_timer_init(&r->loop, &r->drive);
     uv_timer_init(&r->loop, &r->tick);
@@ -305,13 +385,114 @@ static void run_real(runner_t *r)
     operator_at_start(r);
     arm(r);
     uv_run(&r->loop, UV_RUN_DEFAULT);
-    uv_close((uv_handle_t *)&r->drive, on_close);
-    uv_close((uv_handle_t *)&r->tick, on_close);
-    uv_close((uv_handle_t *)&r->commit, on_close);
-    uv_close((uv_handle_t *)&r->sigint, on_close);
-    uv_close((uv_handle_t *)&r->sigterm, on_close);
-    uv_run(&r->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&r->loop);
+    close_all(r);
+}
+
+/* ---- the HTTP(S) service for nodes that pull ---- */
+
+static int image_uri(void *ud, uint32_t node, uint32_t c, const char *local, char *buf, size_t len)
+{
+    runner_t *r = ud;
+    return fu_service_image_url(&r->svc, &r->f->nodes[node], &r->f->baseline.components[c],
+                                r->idstr, local, buf, len);
+}
+
+static int package_of(void *ud, uint32_t c, const void **data, size_t *len)
+{
+    runner_t *r = ud;
+    const fu_component_t *comp = &r->f->baseline.components[c];
+    const fu_package_t *p = comp->sha256 ? fu_packages_find(&r->svc.packages, comp->sha256) : NULL;
+    if (p == NULL)
+        return -1;
+    *data = p->data;
+    *len = (size_t)p->size;
+    return 0;
+}
+
+static void on_service_ready(void *ud, const char *err)
+{
+    runner_t *r = ud;
+    if (err)
+        snprintf(r->svc_err, sizeof(r->svc_err), "%s", err);
+    r->svc_ready = true;
+    uv_stop(&r->loop);
+}
+
+static void quiet_log(void *ud, const char *line)
+{
+    (void)ud, (void)line; /* the server's own 4xx: counted in its stats, not printed mid-run */
+}
+
+/* Starts the service (packages hashed, listening) before the first node is touched. */
+static int start_service(runner_t *r, char *err, size_t errlen)
+{
+    fu_service_opts_t so = {.state_dir = r->o->state_dir ? r->o->state_dir : ".fleetup",
+                            .port = r->o->port,
+                            .ssl_port = r->o->ssl_port,
+                            .log = quiet_log};
+    char e[1024];
+    if (fu_service_init(&r->svc, &r->loop, r->f, &so, e, sizeof(e)) != 0) {
+        snprintf(err, errlen, "the package server cannot start: %s", e);
+        fu_service_free(&r->svc);
+        return -1;
+    }
+    r->svc_on = true;
+    fu_service_start(&r->svc, on_service_ready, r);
+    while (!r->svc_ready)
+        uv_run(&r->loop, UV_RUN_DEFAULT);
+    if (r->svc_err[0]) {
+        snprintf(err, errlen, "the package server cannot start: %s", r->svc_err);
+        return -1;
+    }
+    if (r->o->progress != FU_PROGRESS_NONE)
+        fprintf(stderr, "fleetup: serving packages on http://%s:%u/ and https://%s:%u/ "
+                        "(TLS SHA-256 %s)\n", r->svc.nbound ? r->svc.bound[0] : "*",
+                r->svc.ports.port, r->svc.nbound ? r->svc.bound[0] : "*", r->svc.ports.ssl_port,
+                r->svc.fingerprint);
+    return 0;
+}
+
+static bool needs(const runner_t *r, fu_transport_kind_t k)
+{
+    if (r->o->force_sim)
+        return k == FU_TRANSPORT_SIM;
+    for (uint32_t i = 0; i < r->n; i++)
+        if (r->f->nodes[r->order[i]].transport == k)
+            return true;
+    return false;
+}
+
+static int make_transports(runner_t *r, char *err, size_t errlen)
+{
+    const fu_rollout_opts_t *o = r->o;
+    const char *terr = NULL;
+    if (needs(r, FU_TRANSPORT_SIM)) {
+        char world[4096];
+        snprintf(world, sizeof(world), "%s/sim-world.db", o->state_dir ? o->state_dir : ".");
+        r->tk[FU_TRANSPORT_SIM] =
+            fu_sim_new(r->f, &r->timers, o->no_journal || o->sim_in_memory ? NULL : world, &terr);
+        if (r->tk[FU_TRANSPORT_SIM] == NULL) {
+            snprintf(err, errlen, "%s", terr);
+            return -1;
+        }
+    }
+    if (needs(r, FU_TRANSPORT_REDFISH)) {
+        if (start_service(r, err, errlen) != 0)
+            return -1;
+        fu_redfish_opts_t ro = {.loop = &r->loop, .image_uri = image_uri, .package = package_of,
+                                .ud = r};
+        r->tk[FU_TRANSPORT_REDFISH] = fu_redfish_new(r->f, &ro, &terr);
+        if (r->tk[FU_TRANSPORT_REDFISH] == NULL) {
+            snprintf(err, errlen, "%s", terr);
+            return -1;
+        }
+    }
+    for (int k = 0; k < FU_TRANSPORT__COUNT; k++)
+        if (r->tk[k]) {
+            r->tk[k]->phase_cb = on_phase;
+            r->tk[k]->ud = r;
+        }
+    return 0;
 }
 
 /* ---- setup ---- */
@@ -406,10 +587,15 @@ static int check_transports(runner_t *r, char *err, size_t errlen)
         return 0;
     for (uint32_t i = 0; i < r->n; i++) {
         const fu_node_t *n = &r->f->nodes[r->order[i]];
-        if (n->transport != FU_TRANSPORT_SIM) {
+        if (n->transport != FU_TRANSPORT_SIM && n->transport != FU_TRANSPORT_REDFISH) {
             snprintf(err, errlen, "node '%s' uses the %s transport, which this build cannot drive "
-                     "yet; deploy works with simulated nodes: set 'transport: sim' in the fleet "
-                     "or pass --transport sim", n->name, fu_transport_name(n->transport));
+                     "yet (sim and redfish work); pass --transport sim to simulate it",
+                     n->name, fu_transport_name(n->transport));
+            return -1;
+        }
+        if (n->transport == FU_TRANSPORT_REDFISH && r->virtual) {
+            snprintf(err, errlen, "node '%s' is a real BMC (redfish): it runs in real time; drop "
+                     "--virtual-time (or the sim: section's time: virtual)", n->name);
             return -1;
         }
     }
@@ -448,8 +634,15 @@ static void cleanup(runner_t *r)
 {
     if (r->lock_fd >= 0)
         close(r->lock_fd);
-    if (r->t)
-        r->t->vt->destroy(r->t);
+    for (int k = 0; k < FU_TRANSPORT__COUNT; k++)
+        if (r->tk[k])
+            r->tk[k]->vt->destroy(r->tk[k]);
+    if (r->svc_on)
+        fu_service_free(&r->svc);
+    if (r->real) {
+        uv_run(&r->loop, UV_RUN_NOWAIT);
+        uv_loop_close(&r->loop);
+    }
     fu_sched_free(r->s);
     fu_timers_free(&r->timers);
     free(r->order);
@@ -500,8 +693,13 @@ int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_r
     } else if (select_nodes(r, err, errlen) != 0) {
         goto out;
     }
+    r->virtual = o->virtual_time || f->sim.virtual_time;
     if (check_transports(r, err, errlen) != 0)
         goto out;
+    if (!r->virtual) {
+        uv_loop_init(&r->loop);
+        r->real = true;
+    }
     r->rev = malloc((f->nnodes + 1) * sizeof(uint32_t));
     for (size_t i = 0; i < f->nnodes; i++)
         r->rev[i] = UINT32_MAX;
@@ -509,16 +707,10 @@ int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_r
         r->rev[r->order[i]] = i;
     fu_sched_hooks_t hooks = {r, h_start, h_cancel, h_transition, h_run};
     r->s = fu_sched_new(f, r->order, r->n, &hooks);
-    char world[4096];
-    snprintf(world, sizeof(world), "%s/sim-world.db", o->state_dir ? o->state_dir : ".");
-    const char *terr = NULL;
-    r->t = fu_sim_new(f, &r->timers, o->no_journal || o->sim_in_memory ? NULL : world, &terr);
-    if (r->t == NULL) {
-        snprintf(err, errlen, "%s", terr);
+    /* Before the rollout is recorded: a package server that cannot start (a port in
+     * use, a package changed on disk) leaves no rollout behind. */
+    if (make_transports(r, err, errlen) != 0)
         goto out;
-    }
-    r->t->phase_cb = on_phase;
-    r->t->ud = r;
     if (o->resume_id) {
         if (restore(r, err, errlen) != 0)
             goto out;
@@ -535,11 +727,25 @@ int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_r
             goto out;
         }
     }
+    /* The rollout's id is in every node token (read when a BMC is told its image URL). */
+    snprintf(r->idstr, sizeof(r->idstr), "%lld", (long long)r->id);
+    if (r->tk[FU_TRANSPORT_REDFISH]) {
+        uint32_t insecure = fu_redfish_insecure_nodes(f, r->order, r->n);
+        if (insecure) {
+            char w[160];
+            snprintf(w, sizeof(w), "%u BMC%s with tls_insecure: their certificates are not "
+                     "checked", insecure, insecure == 1 ? "" : "s");
+            if (r->j)
+                fu_journal_event(r->j, r->id, r->now, "warning", 0, w);
+            if (o->progress != FU_PROGRESS_NONE)
+                fprintf(stderr, "fleetup: warning: %s\n", w);
+        }
+    }
     if (o->progress != FU_PROGRESS_NONE)
         fprintf(stderr, "fleetup: rollout %lld: %u nodes in %u waves, state in %s\n",
                 (long long)r->id, r->n, fu_sched_wave_sizes(&f->policy, r->n, NULL, UINT32_MAX),
                 o->no_journal ? "memory only" : o->state_dir);
-    if (o->virtual_time || f->sim.virtual_time)
+    if (r->virtual)
         run_virtual(r);
     else
         run_real(r);

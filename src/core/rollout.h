@@ -26,6 +26,8 @@ typedef struct {
     bool sim_in_memory;
     int64_t sim_seed;           /* recorded for --resume; -1: the fleet's */
     fu_progress_t progress;
+    /* The package server's ports (flags; NULL: environment, fleet file, defaults). */
+    const char *port, *ssl_port;
     /* Tests: stop dead after this many transitions, as a crash would (the turn in
      * progress is not committed). 0: never. */
     uint64_t crash_after;

@@ -27,6 +27,10 @@ const char *const fu_setting_names[FU_S__KNOWN] = {
     [FU_S_PASSWORD_ENV] = "password_env",
     [FU_S_PASSWORD_FILE] = "password_file",
     [FU_S_PASSWORD_INLINE] = "password",
+    [FU_S_TLS_FINGERPRINT] = "tls_fingerprint",
+    [FU_S_TLS_CA_FILE] = "tls_ca_file",
+    [FU_S_TLS_INSECURE] = "tls_insecure",
+    [FU_S_PLAIN_HTTP] = "plain_http",
 };
 
 static void vdiag(fu_diag_t *d, fu_diag_level_t lvl, const fu_ynode_t *at, const char *fmt,
@@ -237,6 +241,27 @@ static bool parse_port_value(fu_diag_t *d, const fu_ynode_t *v, const char *what
 static const char *const transport_names[] = {"ssh", "redfish", "local", "sim"};
 static const char *const callback_names[] = {"pull", "push"};
 static const char *const scheme_names[] = {"http", "https"};
+/* A SHA-256 certificate fingerprint: 64 hex digits, optionally in pairs joined by ':'
+ * (as openssl x509 -fingerprint -sha256 and fleetsim print it). */
+static bool check_fingerprint(fu_diag_t *d, const fu_ynode_t *v, const char *s, const char *what)
+{
+    size_t digits = 0;
+    for (const char *p = s; *p; p++) {
+        if (isxdigit((unsigned char)*p))
+            digits++;
+        else if (*p != ':' || (p - s) % 3 != 2) {
+            digits = 0;
+            break;
+        }
+    }
+    if (digits != 64) {
+        fu_err(d, v, "%s must be a SHA-256 fingerprint: 64 hex digits, plain or as pairs joined "
+                     "by ':' (openssl x509 -noout -fingerprint -sha256 prints it)", what);
+        return false;
+    }
+    return true;
+}
+
 static const char *const hostkey_names[] = {"strict", "accept-new", "off"};
 
 bool fu_setting_parse(fu_inv_t *inv, int id, const char *label, const fu_ynode_t *val,
@@ -283,6 +308,8 @@ bool fu_setting_parse(fu_inv_t *inv, int id, const char *label, const fu_ynode_t
     case FU_S_PORT:
         return parse_port_value(d, val, what, &out->v.i);
     case FU_S_SSH_AGENT:
+    case FU_S_TLS_INSECURE:
+    case FU_S_PLAIN_HTTP:
         if (!fu_y_scalar_bool(val, &out->v.b)) {
             fu_err(d, val, "%s must be true or false", what);
             return false;
@@ -302,8 +329,11 @@ bool fu_setting_parse(fu_inv_t *inv, int id, const char *label, const fu_ynode_t
     case FU_S_KEY_PASSPHRASE_ENV:
     case FU_S_PASSWORD_ENV:
         return check_env_name(d, val, s, what);
+    case FU_S_TLS_FINGERPRINT:
+        return check_fingerprint(d, val, s, what);
     case FU_S_USER:
     case FU_S_KNOWN_HOSTS:
+    case FU_S_TLS_CA_FILE:
     case FU_S_KEY_FILE:
     case FU_S_KEY_PASSPHRASE_FILE:
     case FU_S_PASSWORD_FILE:

@@ -37,6 +37,7 @@ struct fu_http_server_s {
     uint32_t allocated;    /* connections not yet freed (open or closing) */
     fu_http_stats_t stats;
     bool shutting_down;
+    bool (*accept)(void *ud, const char *local, const char *peer);
     uv_timer_t shutdown_timer;
     void (*shutdown_cb)(void *);
     void *shutdown_ud;
@@ -80,6 +81,10 @@ struct fu_http_conn_s {
     size_t unsent; /* bytes handed to uv_write and not yet written */
     char *pending;
     size_t pending_len;
+    /* fu_http_defer(): the request is answered later; gone runs if we close first */
+    bool deferred;
+    void (*gone)(void *ud);
+    void *gone_ud;
 };
 
 static const llhttp_settings_t *settings(void);
@@ -90,6 +95,8 @@ const char *fu_http_status_text(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
     case 204: return "No Content";
     case 206: return "Partial Content";
     case 304: return "Not Modified";
@@ -99,6 +106,7 @@ const char *fu_http_status_text(int status)
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 409: return "Conflict";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 416: return "Range Not Satisfiable";
@@ -152,7 +160,7 @@ static void after_send(fu_http_conn_t *c)
         conn_close(c);
         return;
     }
-    if (c->paused && c->unsent < HIGH_WATER / 2) {
+    if (c->paused && !c->deferred && c->unsent < HIGH_WATER / 2) {
         c->paused = false;
         llhttp_resume(&c->parser);
         char *p = c->pending;
@@ -364,6 +372,9 @@ static void finish_response(fu_http_request_t *req, int status, const char *ctyp
     fu_http_conn_t *c = req->conn;
     if (c->closing)
         return;
+    bool was_deferred = c->deferred;
+    c->deferred = false;
+    c->gone = NULL;
     bool keep = llhttp_should_keep_alive(&c->parser) && !c->server->shutting_down &&
                 c->error_status == 0 && status != 408;
     /* The head, appended by hand: this runs once per request (snprintf showed in profiles). */
@@ -434,6 +445,16 @@ static void finish_response(fu_http_request_t *req, int status, const char *ctyp
     }
     if (!c->closing && c->unsent == 0 && c->close_after_write)
         conn_close(c);
+    else if (was_deferred && !c->closing)
+        after_send(c); /* answered late: read the requests held back meanwhile */
+}
+
+void fu_http_defer(fu_http_request_t *req, void (*gone)(void *ud), void *ud)
+{
+    fu_http_conn_t *c = req->conn;
+    c->deferred = true;
+    c->gone = gone;
+    c->gone_ud = ud;
 }
 
 void fu_http_respond(fu_http_request_t *req, int status, const char *content_type,
@@ -645,6 +666,8 @@ static int on_message_complete(llhttp_t *p)
     c->in_request = c->in_body = false;
     arm(c, c->server->lim.idle_timeout_ms);
     c->server->h.handle(c->server->h.ud, r);
+    if (c->deferred)
+        return HPE_PAUSED; /* answered later: fu_http_respond() resumes */
     if (c->closing || c->close_after_write)
         return HPE_PAUSED; /* nothing after this request is read */
     if (c->stream_left || c->sf_left || c->unsent >= HIGH_WATER)
@@ -793,6 +816,10 @@ static void conn_close(fu_http_conn_t *c)
         return;
     c->closing = true;
     fu_http_server_t *s = c->server;
+    if (c->deferred && c->gone) {
+        c->deferred = false;
+        c->gone(c->gone_ud);
+    }
     s->stats.connections_open--;
     if (c->prev)
         c->prev->next = c->next;
@@ -845,23 +872,59 @@ static void conn_discard(fu_http_conn_t *c)
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
+static void sock_name(const struct sockaddr_storage *sa, char *out, size_t outlen)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (sa->ss_family == AF_INET6) {
+        uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof(ip));
+        snprintf(out, outlen, "[%s]:%u", ip, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+    } else if (sa->ss_family == AF_INET) {
+        uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip));
+        snprintf(out, outlen, "%s:%u", ip, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+    }
+}
+
+/* Both ends of the connection, "local" when unknown (a socketpair in tests). */
 static void peer_name(fu_http_conn_t *c)
 {
     struct sockaddr_storage sa;
     int salen = sizeof(sa);
-    char ip[INET6_ADDRSTRLEN] = "?";
     snprintf(c->req.peer, sizeof(c->req.peer), "local");
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) != 0)
-        return;
-    if (sa.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof(ip));
-        snprintf(c->req.peer, sizeof(c->req.peer), "[%s]:%u", ip,
-                 ntohs(((struct sockaddr_in6 *)&sa)->sin6_port));
-    } else if (sa.ss_family == AF_INET) {
-        uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof(ip));
-        snprintf(c->req.peer, sizeof(c->req.peer), "%s:%u", ip,
-                 ntohs(((struct sockaddr_in *)&sa)->sin_port));
+    snprintf(c->req.local, sizeof(c->req.local), "local");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) == 0)
+        sock_name(&sa, c->req.peer, sizeof(c->req.peer));
+    salen = sizeof(sa);
+    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&sa, &salen) == 0)
+        sock_name(&sa, c->req.local, sizeof(c->req.local));
+}
+
+/* Closes with an RST instead of a FIN (SO_LINGER 0): a refused or rebooting peer. */
+static void conn_reset(fu_http_conn_t *c)
+{
+    int fd;
+    struct linger l = {1, 0};
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    conn_close(c);
+}
+
+uint32_t fu_http_reset_local(fu_http_server_t *s, const char *local)
+{
+    uint32_t n = 0;
+    for (fu_http_conn_t *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (strcmp(c->req.local, local) == 0) {
+            conn_reset(c);
+            n++;
+        }
     }
+    return n;
+}
+
+void fu_http_set_accept(fu_http_server_t *s, bool (*accept)(void *ud, const char *local,
+                                                            const char *peer))
+{
+    s->accept = accept;
 }
 
 /* Counts the connection in, enforces the cap, sets up TLS and the parser, reads. */
@@ -879,6 +942,11 @@ static void conn_start(fu_http_server_t *s, fu_http_conn_t *c, SSL_CTX *tls)
         logf_(s, "connection from %s closed: %u connections open (limit %u)", c->req.peer,
               s->stats.connections_open - 1, s->lim.max_connections);
         conn_close(c);
+        return;
+    }
+    if (s->accept && !s->accept(s->h.ud, c->req.local, c->req.peer)) {
+        s->stats.connections_refused++;
+        conn_reset(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
@@ -938,6 +1006,33 @@ fu_http_server_t *fu_http_server_new(uv_loop_t *loop, const fu_http_handlers_t *
     return s;
 }
 
+static listener_t *listener_new(fu_http_server_t *s, SSL_CTX *tls)
+{
+    listener_t *l = calloc(1, sizeof(*l));
+    l->server = s;
+    l->tls = tls;
+    uv_tcp_init(s->loop, &l->tcp);
+    l->tcp.data = l;
+    return l;
+}
+
+int fu_http_listen_fd(fu_http_server_t *s, uv_os_sock_t fd, SSL_CTX *tls, char *err,
+                      size_t errlen)
+{
+    listener_t *l = listener_new(s, tls);
+    int rc = uv_tcp_open(&l->tcp, fd);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on socket %d: %s", (int)fd, uv_strerror(rc));
+        uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+        return -1;
+    }
+    l->next = s->listeners;
+    s->listeners = l;
+    return 0;
+}
+
 int fu_http_listen(fu_http_server_t *s, const char *addr, uint16_t port, SSL_CTX *tls,
                    char *err, size_t errlen)
 {
@@ -947,11 +1042,7 @@ int fu_http_listen(fu_http_server_t *s, const char *addr, uint16_t port, SSL_CTX
         snprintf(err, errlen, "'%s' is not an IPv4 or IPv6 address to listen on", addr);
         return -1;
     }
-    listener_t *l = calloc(1, sizeof(*l));
-    l->server = s;
-    l->tls = tls;
-    uv_tcp_init(s->loop, &l->tcp);
-    l->tcp.data = l;
+    listener_t *l = listener_new(s, tls);
     int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&sa, sa.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection);

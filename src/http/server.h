@@ -28,6 +28,8 @@ typedef struct {
     size_t body_len;
     bool tls;           /* arrived on the HTTPS listener */
     char peer[64];      /* address:port of the client */
+    char local[64];     /* address:port the connection was accepted on (getsockname): one
+                         * wildcard listener can serve many addresses (fleetsim) */
 } fu_http_request_t;
 
 /* The value of a request header (case-insensitive name), or NULL. */
@@ -44,6 +46,13 @@ void fu_http_respond(fu_http_request_t *req, int status, const char *content_typ
 void fu_http_respond_file(fu_http_request_t *req, int status, const char *content_type,
                           const char *extra_headers, const char *body, int fd, uint64_t off,
                           uint64_t len);
+
+/* Answering later (fleetsim's slow and hung BMCs): called from inside the handler, it
+ * keeps req valid after the handler returns, until fu_http_respond*() is called on it
+ * (from a timer, say); nothing after this request is read meanwhile. If the connection
+ * goes first (client gone, idle timeout: a deferred request still counts as idle,
+ * fu_http_reset_local()), gone(ud) runs instead and req must not be used again. */
+void fu_http_defer(fu_http_request_t *req, void (*gone)(void *ud), void *ud);
 
 typedef struct {
     void *ud;
@@ -74,6 +83,17 @@ fu_http_server_t *fu_http_server_new(uv_loop_t *loop, const fu_http_handlers_t *
 /* Listens on addr:port (IPv4 or IPv6 literal); tls: NULL for plain HTTP. */
 int fu_http_listen(fu_http_server_t *s, const char *addr, uint16_t port, SSL_CTX *tls,
                    char *err, size_t errlen);
+/* Listens on a socket the caller made and bound (fleetsim: 0.0.0.0 bound to the
+ * loopback device with SO_BINDTODEVICE); the server owns fd from then on. */
+int fu_http_listen_fd(fu_http_server_t *s, uv_os_sock_t fd, SSL_CTX *tls, char *err,
+                      size_t errlen);
+/* Asked for every accepted connection (local and peer as in fu_http_request_t, h's ud):
+ * false resets it at once (RST) before anything is read. NULL: serve all. */
+void fu_http_set_accept(fu_http_server_t *s, bool (*accept)(void *ud, const char *local,
+                                                            const char *peer));
+/* Resets (RST) every open connection accepted on local ("ADDR:PORT"); a deferred
+ * request's gone callback runs from inside this call. Returns how many. */
+uint32_t fu_http_reset_local(fu_http_server_t *s, const char *local);
 /* Serves a connected socket (tests, fuzzing): as if accepted from a listener. */
 int fu_http_adopt(fu_http_server_t *s, uv_os_sock_t fd, SSL_CTX *tls);
 /* Stops accepting, closes idle connections, lets responses in progress finish; cb runs

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -231,4 +232,45 @@ size_t fu_tls_take_out(fu_tls_conn_t *t, char *buf, size_t len)
 {
     int n = BIO_read(t->wbio, buf, (int)len);
     return n > 0 ? (size_t)n : 0;
+}
+
+int fu_tls_handshake(fu_tls_conn_t *t)
+{
+    if (t->failed)
+        return -1;
+    if (t->handshake_done)
+        return 1;
+    ERR_clear_error();
+    int rc = SSL_do_handshake(t->ssl);
+    if (rc != 1)
+        return fatal(t, rc);
+    t->handshake_done = true;
+    return 1;
+}
+
+/* A mem BIO never shrinks its buffer (BUF_MEM only grows): swapping it is the only way
+ * to give the memory back. */
+void fu_tls_trim(fu_tls_conn_t *t)
+{
+    BUF_MEM *bm = NULL;
+    /* SSL_MODE_RELEASE_BUFFERS misses the read buffer the last SSL_read() set up (16 KiB
+     * on every idle TLS 1.3 connection): 0 means bytes still wait, so nothing is trimmed. */
+    if (SSL_free_buffers(t->ssl) != 1)
+        return;
+    if (BIO_ctrl_pending(t->wbio) == 0 && BIO_get_mem_ptr(t->wbio, &bm) > 0 && bm && bm->max > 4096) {
+        BIO *b = BIO_new(BIO_s_mem());
+        if (b) {
+            SSL_set0_wbio(t->ssl, b); /* frees the old one */
+            t->wbio = b;
+        }
+    }
+    bm = NULL;
+    if (BIO_ctrl_pending(t->rbio) == 0 && BIO_get_mem_ptr(t->rbio, &bm) > 0 && bm && bm->max > 4096) {
+        BIO *b = BIO_new(BIO_s_mem());
+        if (b) {
+            BIO_set_mem_eof_return(b, -1);
+            SSL_set0_rbio(t->ssl, b);
+            t->rbio = b;
+        }
+    }
 }

@@ -33,4 +33,13 @@ int fu_tls_write(fu_tls_conn_t *t, const char *buf, size_t len);
 size_t fu_tls_pending_out(fu_tls_conn_t *t);
 size_t fu_tls_take_out(fu_tls_conn_t *t, char *buf, size_t len);
 
+/* Client side (transports/http_client.c): runs the handshake as far as the input allows;
+ * the first call puts the ClientHello into wbio. 1 done, 0 needs more input, -1 failed
+ * (t->failed set; the reason is on OpenSSL's error queue). */
+int fu_tls_handshake(fu_tls_conn_t *t);
+/* Gives back what an idle connection does not need: OpenSSL's record buffers, and
+ * memory BIOs that grew during a large transfer (replaced by fresh ones), when nothing
+ * waits in them, so an idle keep-alive connection keeps no 16 KiB buffers. */
+void fu_tls_trim(fu_tls_conn_t *t);
+
 #endif

@@ -10,6 +10,9 @@ trap 'rm -rf "$work"' EXIT
 . "$SRC/tests/integration/lib/assert.sh"
 
 for f in "$SRC"/inventories/*.yml; do
+    # fleetsim.yml takes its nodes from the inventory fleetsim writes when it starts
+    # (make run); redfish_e2e.sh validates it with one.
+    [ "$(basename "$f")" = fleetsim.yml ] && continue
     expect 0 "$FU" validate "$f"
     contains "$work/out" "valid"
 done
