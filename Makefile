@@ -11,7 +11,7 @@ SETUP     = tools/setup.sh
 all: build
 
 help:
-	@echo "make run        set up, build, check the example fleet and its port plan, roll out a simulated fleet"
+	@echo "make run        set up, build, check the example fleet and its port plan, then roll out 1,000 simulated BMCs (fleetsim) over Redfish"
 	@echo "make test       set up, build and run the whole test suite (ctest)"
 	@echo "make test-asan  the same suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@echo "make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS (default 30)"
@@ -27,16 +27,13 @@ $(BUILD)/Makefile: CMakeLists.txt | setup
 build: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The main job: the example datacenter fleet checked and its port plan, then a rollout of
-# a simulated fleet in waves (a fresh state directory each time, so it starts from scratch).
-SIM_FLEET ?= inventories/sim-demo.yml
-RUN_STATE ?= .fleetup/make-run
+# The main job: the example datacenter fleet checked and its port plan, then fleetsim with
+# 1,000 BMCs and a rollout of inventories/fleetsim.yml in waves [1, 5%, 25%, 100%] through
+# the scheduler and the package server (fresh state each time; fleetsim stopped after).
 run: build
 	./$(BUILD)/fleetup validate $(FLEET)
 	./$(BUILD)/fleetup ports $(FLEET)
-	./$(BUILD)/fleetup plan $(SIM_FLEET) | head -n 12
-	@rm -rf $(RUN_STATE)
-	./$(BUILD)/fleetup deploy $(SIM_FLEET) --state-dir $(RUN_STATE) || test $$? -eq 1
+	tools/make-run.sh $(BUILD)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -1500,3 +1500,16 @@ void fu_hc_stats(const fu_hc_t *c, fu_hc_stats_t *out)
 {
     *out = c->stats;
 }
+
+int fu_hc_local_address(const fu_hc_t *c, char *buf, size_t len)
+{
+    if (c->state < ST_HANDSHAKE || c->state == ST_CLOSING)
+        return -1;
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &sl) != 0)
+        return -1;
+    const void *a = ss.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                                             : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
+    return uv_inet_ntop(ss.ss_family, a, buf, len) == 0 ? 0 : -1;
+}

@@ -117,6 +117,10 @@ void fu_hc_cancel(fu_hc_t *c);
  * and frees the client once libuv has closed its handles; closed_cb (may be NULL) then runs. */
 void fu_hc_close(fu_hc_t *c, void (*closed_cb)(void *ud), void *ud);
 
+/* The local address of the open connection (the address the peer can reach this
+ * process at), e.g. "127.0.0.1"; -1 when not connected. */
+int fu_hc_local_address(const fu_hc_t *c, char *buf, size_t len);
+
 /* Counters for benchmarks and /metrics. connects: connections opened (reconnects: those
  * after the first); requests: requests put on the wire, resends and Retry-After retries
  * included; bytes_in/bytes_out: bytes on the socket (ciphertext under TLS). */

@@ -869,8 +869,10 @@ static void simple_update(rf_node_t *n, const fu_component_t *c, uint32_t ci)
              https ? "HTTPS" : "HTTP", https ? "http" : "https");
         return;
     }
-    char url[2048];
-    int len = rf->o.image_uri(rf->o.ud, n->idx, ci, NULL, url, sizeof(url));
+    char url[2048], local[64];
+    /* The BMC reaches us where we reached it from, unless the fleet says otherwise. */
+    bool have_local = fu_hc_local_address(n->hc, local, sizeof(local)) == 0;
+    int len = rf->o.image_uri(rf->o.ud, n->idx, ci, have_local ? local : NULL, url, sizeof(url));
     if (len < 0) {
         fail(n, false, "%s: %s", c->name, url);
         return;
