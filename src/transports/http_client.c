@@ -945,9 +945,11 @@ static void conn_broken(fu_hc_t *c, int status)
 {
     switch (c->state) {
     case ST_HANDSHAKE:
-        setf(c->err, sizeof(c->err), "TLS handshake with %s: %s", c->where,
+        /* The socket failed, not the TLS: a peer that hangs up mid-handshake (a BMC
+         * resetting, a full accept queue) is a connection failure, and nothing was sent. */
+        setf(c->err, sizeof(c->err), "connect to %s: %s during the TLS handshake", c->where,
              status == UV_EOF ? "connection closed by the peer" : uv_strerror(status));
-        fail_all(c, FU_HC_ERR_TLS, c->err);
+        fail_all(c, FU_HC_ERR_CONNECT, c->err);
         return;
     case ST_SENDING:
     case ST_READING:

@@ -64,6 +64,7 @@ struct rf_node_s {
     uint64_t away_until;
     uint32_t relogins;
     rf_step resume;      /* while waiting for a BMC that went away: the step to retry */
+    bool resume_strict;  /* retry only requests that never reached the BMC */
     rf_step after_login; /* the step the login chain ends in */
     const char *defer_err; /* a failure found while starting, reported from the loop */
 };
@@ -219,7 +220,7 @@ static void on_response(void *ud, fu_hc_err_t kind, const char *err, const fu_hc
     if (kind != FU_HC_OK) {
         /* A BMC that resets after a flash goes away for a while: while waiting for it,
          * such errors mean "not back yet". */
-        if (n->resume && transient(kind)) {
+        if (n->resume && (kind == FU_HC_ERR_CONNECT || (!n->resume_strict && transient(kind)))) {
             wait_and_retry(n, err);
             return;
         }
@@ -667,8 +668,10 @@ static int rf_inventory(fu_transport_t *t, uint32_t idx, fu_phase_t ph)
     }
     /* After a flash the BMC may reset: its sessions die and it refuses for a while;
      * verify waits for it (resume), up to reset_wait. */
-    if (ph == FU_PHASE_VERIFY)
+    if (ph == FU_PHASE_VERIFY) {
         n->resume = inventory_start;
+        n->resume_strict = false;
+    }
     with_session(n, inventory_start);
     return 0;
 }
@@ -704,6 +707,15 @@ static void progress(rf_node_t *n, int percent, const char *msg)
     rf->base.progress_cb(rf->base.ud, n->idx, n->phase, percent, msg);
 }
 
+/* The next look at the task after ms; a BMC that goes away meanwhile is waited for. */
+static void arm_poll(rf_node_t *n, uint64_t ms)
+{
+    n->resume = poll_task;
+    n->resume_strict = false;
+    n->wait_armed = false;
+    uv_timer_start(&n->timer, on_timer, ms, 0);
+}
+
 static void k_task(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
 {
     if (relogin(n, res))
@@ -736,16 +748,18 @@ static void k_task(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
             fail_http(n, "GET UpdateService (iLO update state)", res);
             return;
         }
-        /* iLO keeps the last update's Complete until a new one starts: believe an end
-         * only after seeing this one run, or after a few polls. */
-        if (task.state == FU_RF_TASK_RUNNING)
+        /* iLO keeps the last update's Complete until a new one starts, and says Idle
+         * again after it resets at the end of a flash: an end (or Idle) counts once this
+         * update was seen running, or after a few polls. */
+        bool idle = us.hpe_state && strcasecmp(us.hpe_state, "Idle") == 0;
+        if (task.state == FU_RF_TASK_RUNNING && !idle) {
             n->seen_running = true;
-        else if (!n->seen_running && n->polls < 3) {
+        } else if (!n->seen_running && n->polls < (idle ? 5u : 3u)) {
             n->polls++;
-            uv_timer_start(&n->timer, (uv_timer_cb)on_timer, n->rf->o.poll_ms, 0);
-            n->wait_armed = false;
-            n->resume = poll_task;
+            arm_poll(n, n->rf->o.poll_ms);
             return;
+        } else if (idle) {
+            task.state = FU_RF_TASK_DONE; /* back to Idle: verify says whether it took */
         }
     }
     n->polls++;
@@ -766,9 +780,7 @@ static void k_task(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
     uint64_t wait = n->rf->o.poll_ms;
     if (res->retry_after_ms > wait && res->retry_after_ms <= 10000)
         wait = res->retry_after_ms; /* the BMC says when to ask again */
-    n->resume = poll_task;
-    n->wait_armed = false;
-    uv_timer_start(&n->timer, on_timer, wait, 0);
+    arm_poll(n, wait);
 }
 
 static void poll_task(rf_node_t *n)
@@ -804,9 +816,7 @@ static void k_update_started(rf_node_t *n, const fu_hc_response_t *res, json_t *
         install_next(n);
         return;
     }
-    n->resume = poll_task;
-    n->wait_armed = false;
-    uv_timer_start(&n->timer, on_timer, n->rf->o.poll_ms, 0);
+    arm_poll(n, n->rf->o.poll_ms);
 }
 
 static json_t *targets_of(const fu_component_t *c)
@@ -886,14 +896,8 @@ static void simple_update(rf_node_t *n, const fu_component_t *c, uint32_t ci)
     send_json(n, "POST", n->simple_update, body, k_update_started);
 }
 
-static void install_next(rf_node_t *n)
+static void install_current(rf_node_t *n)
 {
-    n->resume = NULL;
-    n->away_until = 0;
-    if (n->ci >= n->ncomps) {
-        phase_end(n, NULL, false, NULL);
-        return;
-    }
     uint32_t ci = n->comps[n->ci];
     const fu_component_t *c = &n->rf->base.fleet->baseline.components[ci];
     n->last_percent = -1;
@@ -904,6 +908,22 @@ static void install_next(rf_node_t *n)
         simple_update(n, c, ci);
     else
         fail(n, false, "%s: the BMC offers no SimpleUpdate action for pull mode", c->name);
+}
+
+static void install_next(rf_node_t *n)
+{
+    n->away_until = 0;
+    if (n->ci >= n->ncomps) {
+        n->resume = NULL;
+        phase_end(n, NULL, false, NULL);
+        return;
+    }
+    /* A BMC that reset after flashing the previous component refuses for a while: the
+     * next update is sent again once it is back, but only if it was not delivered at all
+     * (connect failed), since an update action is not idempotent. */
+    n->resume = install_current;
+    n->resume_strict = true;
+    install_current(n);
 }
 
 static int rf_install(fu_transport_t *t, uint32_t idx, const fu_plan_t *plan)
