@@ -72,6 +72,20 @@ static void node_json(fu_jsonw_t *w, const fu_fleet_t *f, const fu_node_t *n)
     field(w, "callback", fu_callback_name(n->callback));
     field(w, "callback_scheme", fu_scheme_name(n->callback_scheme));
     field(w, "host_key_check", fu_hostkey_name(n->host_key_check));
+    if (n->transport == FU_TRANSPORT_REDFISH) {
+        /* How the BMC's certificate is checked: pin, CA file, nothing, or no TLS. */
+        fu_jsonw_key(w, "tls");
+        fu_jsonw_begin(w, '{');
+        field(w, "verify", n->plain_http       ? "plain-http"
+                           : n->tls_fingerprint ? "fingerprint"
+                           : n->tls_insecure    ? "insecure"
+                                                : "ca");
+        if (n->tls_fingerprint)
+            field(w, "fingerprint", n->tls_fingerprint);
+        if (n->tls_ca_file)
+            field(w, "ca_file", n->tls_ca_file);
+        fu_jsonw_end(w, '}');
+    }
     credentials(w, n);
     fu_jsonw_key(w, "groups");
     fu_jsonw_begin(w, '[');
