@@ -477,8 +477,8 @@ static int make_transports(runner_t *r, char *err, size_t errlen)
         }
     }
     if (needs(r, FU_TRANSPORT_REDFISH)) {
-        if (start_service(r, err, errlen) != 0)
-            return -1;
+        /* The transport first: a bad certificate setting is found before any package is
+         * hashed or any port opened. */
         fu_redfish_opts_t ro = {.loop = &r->loop, .image_uri = image_uri, .package = package_of,
                                 .ud = r};
         r->tk[FU_TRANSPORT_REDFISH] = fu_redfish_new(r->f, &ro, &terr);
@@ -486,6 +486,8 @@ static int make_transports(runner_t *r, char *err, size_t errlen)
             snprintf(err, errlen, "%s", terr);
             return -1;
         }
+        if (start_service(r, err, errlen) != 0)
+            return -1;
     }
     for (int k = 0; k < FU_TRANSPORT__COUNT; k++)
         if (r->tk[k]) {
@@ -634,15 +636,20 @@ static void cleanup(runner_t *r)
 {
     if (r->lock_fd >= 0)
         close(r->lock_fd);
+    if (r->real) {
+        /* A deploy that stopped before its run (a resume that does not match, the journal)
+         * still has the package server listening: it is stopped and the loop drained. */
+        if (r->svc_on && r->svc.server && !r->svc.stopping)
+            fu_service_stop(&r->svc, 0, NULL, NULL);
+        uv_run(&r->loop, UV_RUN_DEFAULT);
+        if (uv_loop_close(&r->loop) != 0)
+            fprintf(stderr, "fleetup: internal: handles left open at exit\n");
+    }
     for (int k = 0; k < FU_TRANSPORT__COUNT; k++)
         if (r->tk[k])
             r->tk[k]->vt->destroy(r->tk[k]);
     if (r->svc_on)
         fu_service_free(&r->svc);
-    if (r->real) {
-        uv_run(&r->loop, UV_RUN_NOWAIT);
-        uv_loop_close(&r->loop);
-    }
     fu_sched_free(r->s);
     fu_timers_free(&r->timers);
     free(r->order);

@@ -595,6 +595,14 @@ static void req_unlink_head(fu_hc_t *c)
         c->tail = NULL;
 }
 
+/* A request's copy of its headers may hold credentials (X-Auth-Token, Basic). */
+static void hreq_free(hreq_t *q)
+{
+    if (q->r.headers)
+        OPENSSL_cleanse((char *)q->r.headers, strlen(q->r.headers));
+    free(q);
+}
+
 /* Ends the head request with an error; the connection is the caller's business. */
 static void fail_head(fu_hc_t *c, fu_hc_err_t kind, const char *err)
 {
@@ -604,7 +612,7 @@ static void fail_head(fu_hc_t *c, fu_hc_err_t kind, const char *err)
     req_unlink_head(c);
     resp_free(&c->rp);
     r->r.cb(r->r.ud, kind, msg, NULL);
-    free(r);
+    hreq_free(r);
 }
 
 /* Ends every queued request with one error (a connection that could not be made serves
@@ -620,7 +628,7 @@ static void fail_all(fu_hc_t *c, fu_hc_err_t kind, const char *err)
     while (r) {
         hreq_t *next = r->next;
         r->r.cb(r->r.ud, kind, msg, NULL);
-        free(r);
+        hreq_free(r);
         r = next;
     }
     kick(c);
@@ -913,7 +921,7 @@ static void complete(fu_hc_t *c, bool can_keep)
     }
     req_unlink_head(c);
     resp_deliver(r, keep, q->r.cb, q->r.ud);
-    free(q);
+    hreq_free(q);
     resp_free(r);
     kick(c);
 }
@@ -1472,7 +1480,7 @@ static void cancel_all(fu_hc_t *c)
     while (q) {
         hreq_t *next = q->next;
         q->r.cb(q->r.ud, FU_HC_ERR_CANCELLED, "cancelled", NULL);
-        free(q);
+        hreq_free(q);
         q = next;
     }
 }

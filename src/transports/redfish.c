@@ -67,6 +67,11 @@ struct rf_node_s {
     bool resume_strict;  /* retry only requests that never reached the BMC */
     rf_step after_login; /* the step the login chain ends in */
     const char *defer_err; /* a failure found while starting, reported from the loop */
+    rf_step deferred;      /* a phase's first step, run from the loop (never inline) */
+    bool answered;         /* some answer came in this phase */
+    uint64_t posted_at;    /* when the running component's update was accepted */
+    char local[64];        /* our address as this BMC sees it (last connection) */
+    char *next_page;       /* Members@odata.nextLink of the collection being read */
 };
 
 typedef struct {
@@ -150,12 +155,30 @@ static void phase_end(rf_node_t *n, const char *err, bool unreachable, const fu_
 
 static void fail(rf_node_t *n, bool unreachable, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* BMCs quote the ImageURI back in their messages; its ?t= is this node's download
+ * token, which must not reach the journal or a report. */
+static void redact_tokens(char *s)
+{
+    for (char *p = s; (p = strstr(p, "t=")) != NULL; p += 2) {
+        if (p == s || (p[-1] != '?' && p[-1] != '&'))
+            continue;
+        char *e = p + 2;
+        while (*e && !strchr(" \t\"'&<>)", *e))
+            e++;
+        if (e - (p + 2) > 3) {
+            memmove(p + 5, e, strlen(e) + 1);
+            memcpy(p + 2, "***", 3);
+        }
+    }
+}
+
 static void fail(rf_node_t *n, bool unreachable, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(n->rf->err, sizeof(n->rf->err), fmt, ap);
     va_end(ap);
+    redact_tokens(n->rf->err);
     phase_end(n, n->rf->err, unreachable, NULL);
 }
 
@@ -163,6 +186,11 @@ static void fail(rf_node_t *n, bool unreachable, const char *fmt, ...)
 static void fail_http(rf_node_t *n, const char *what, const fu_hc_response_t *res)
 {
     char info[320];
+    if (res->status >= 200 && res->status < 300) {
+        fail(n, false, "%s: HTTP %d but not the Redfish resource expected (%zu bytes%s)", what,
+             res->status, res->body_len, res->body_len ? " that are no usable JSON" : "");
+        return;
+    }
     fu_rf_error_text(res->body, res->body_len, info, sizeof(info));
     const char *kind = res->status == 401 || res->status == 403 ? "auth: " : "";
     fail(n, false, "%s%s: HTTP %d%s%s", kind, what, res->status, info[0] ? ": " : "", info);
@@ -188,7 +216,9 @@ static void send_req(rf_node_t *n, const char *method, const char *path, const c
                        .nbody = nbody,
                        .cb = on_response,
                        .ud = n};
-    if (fu_hc_request(n->hc, &req) != 0)
+    int rc = fu_hc_request(n->hc, &req);
+    OPENSSL_cleanse(hdr, sizeof(hdr)); /* the session token or Basic credentials */
+    if (rc != 0)
         fail(n, false, "internal: the connection to %s is closing", fnode(n)->name);
 }
 
@@ -224,14 +254,20 @@ static void on_response(void *ud, fu_hc_err_t kind, const char *err, const fu_hc
             wait_and_retry(n, err);
             return;
         }
-        bool unreachable = kind == FU_HC_ERR_CONNECT && n->phase == FU_PHASE_CONNECT;
+        /* Connect: a BMC that refuses, or never answers at all, is unreachable (its own
+         * budget), not failed. */
+        bool unreachable = n->phase == FU_PHASE_CONNECT && !n->answered &&
+                           (kind == FU_HC_ERR_CONNECT || kind == FU_HC_ERR_TIMEOUT);
         fail(n, unreachable, "%s", err);
         return;
     }
+    n->answered = true;
+    fu_hc_local_address(n->hc, n->local, sizeof(n->local));
     if (n->resume && res->status == 503) {
         wait_and_retry(n, "HTTP 503");
         return;
     }
+    n->away_until = 0; /* it is back: a later absence gets its own time */
     json_t *j = NULL;
     if (res->body_len > 0)
         j = json_loadb(res->body, res->body_len, 0, NULL);
@@ -270,6 +306,7 @@ static bool relogin(rf_node_t *n, const fu_hc_response_t *res)
     if (res->status != 401 || (n->auth && !n->session) || n->resume == NULL || n->relogins >= 3)
         return false;
     n->relogins++;
+    set_str(&n->session_uri, NULL); /* dead already: nothing to delete */
     login(n, n->resume);
     return true;
 }
@@ -296,14 +333,24 @@ static const char *password_of(rf_t *rf, const fu_node_t *fn, const char **err)
             *err = "cannot read the password_file";
             return NULL;
         }
-        size_t len = fread(buf, 1, sizeof(buf) - 1, fp);
+        size_t len = fread(buf, 1, sizeof(buf), fp);
         fclose(fp);
+        if (len == sizeof(buf)) {
+            OPENSSL_cleanse(buf, sizeof(buf));
+            *err = "the password_file is longer than 511 bytes";
+            return NULL;
+        }
         buf[len] = '\0';
         buf[strcspn(buf, "\r\n")] = '\0';
         char *p = strdup(buf);
         OPENSSL_cleanse(buf, sizeof(buf));
-        if (rf->nsecrets < 16) /* most fleets use one file for all their BMCs */
-            rf->secrets[rf->nsecrets++] = (rf_secret_t){strdup(fn->password_file), p};
+        if (rf->nsecrets == 16) { /* most fleets use one file for all their BMCs */
+            OPENSSL_cleanse(p, strlen(p));
+            free(p);
+            *err = "more than 16 different password_file values in one rollout";
+            return NULL;
+        }
+        rf->secrets[rf->nsecrets++] = (rf_secret_t){strdup(fn->password_file), p};
         return p;
     }
     *err = "no password: set password_env or password_file for this BMC";
@@ -317,11 +364,38 @@ static void k_action_info(rf_node_t *n, const fu_hc_response_t *res, json_t *j);
 
 /* Service root (no authentication needed; says where everything is), a session, the
  * update service once, then `then`. */
+static void k_ignore(void *ud, fu_hc_err_t kind, const char *err, const fu_hc_response_t *res)
+{
+    (void)ud, (void)kind, (void)err, (void)res; /* best effort: an undeleted session times out */
+}
+
+/* BMCs have few session slots: a session that may still live is deleted before another. */
+static void drop_session(rf_node_t *n)
+{
+    if (n->session && n->session_uri && n->auth) {
+        char hdr[1200];
+        snprintf(hdr, sizeof(hdr), "%s", n->auth);
+        fu_hc_req_t req = {.method = "DELETE",
+                           .path = n->session_uri,
+                           .headers = hdr,
+                           .total_timeout_ms = RF_CLOSE_TIMEOUT_MS,
+                           .cb = k_ignore,
+                           .ud = n};
+        fu_hc_request(n->hc, &req);
+        OPENSSL_cleanse(hdr, sizeof(hdr));
+    }
+    set_str(&n->session_uri, NULL);
+    if (n->auth)
+        OPENSSL_cleanse(n->auth, strlen(n->auth));
+    set_str(&n->auth, NULL);
+    n->session = false;
+}
+
 static void login(rf_node_t *n, rf_step then)
 {
     n->after_login = then;
-    set_str(&n->auth, NULL);
-    n->session = false;
+    n->resume_strict = false; /* the login's GETs may be retried; the update POST not */
+    drop_session(n);
     send_req(n, "GET", "/redfish/v1/", NULL, NULL, 0, k_root);
 }
 
@@ -390,20 +464,24 @@ static void after_session(rf_node_t *n)
 
 static void k_session(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
 {
-    (void)j;
     if (res->status == 401 || res->status == 403) {
         fail_http(n, "login", res);
         return;
     }
     const char *tok = fu_hc_header(res, "x-auth-token");
-    if (res->status >= 200 && res->status < 300 && tok && *tok && strlen(tok) < 1024 &&
-        strpbrk(tok, "\r\n") == NULL) {
+    if (res->status >= 200 && res->status < 300 && tok && *tok) {
+        if (strlen(tok) >= 1024 || strpbrk(tok, "\r\n") != NULL) {
+            fail(n, false, "auth: the BMC's session token is over 1 KiB or holds a line break");
+            return;
+        }
         char hdr[1100];
         snprintf(hdr, sizeof(hdr), "X-Auth-Token: %s\r\n", tok);
         set_str(&n->auth, hdr);
         OPENSSL_cleanse(hdr, sizeof(hdr));
         n->session = true;
         const char *loc = fu_hc_header(res, "location");
+        if (loc == NULL) /* some BMCs say where the session is only in its body */
+            loc = json_string_value(json_object_get(j, "@odata.id"));
         set_str(&n->session_uri, loc ? path_of(loc) : NULL);
     } else if (res->status == 404 || res->status == 405 || res->status == 501 ||
                (res->status >= 200 && res->status < 300)) {
@@ -530,8 +608,10 @@ static rf_node_t *begin(rf_t *rf, uint32_t idx, fu_phase_t ph)
     n->token++;
     n->phase = ph;
     n->running = true;
+    n->answered = false;
     n->away_until = 0;
     n->resume = NULL;
+    n->resume_strict = false;
     n->relogins = 0;
     uv_timer_stop(&n->timer);
     return n;
@@ -550,13 +630,23 @@ static void defer_fail(rf_node_t *n, const char *msg)
     uv_timer_start(&n->timer, k_deferred_fail, 0, 0);
 }
 
-/* Runs step with a session, logging in first when there is none (a retried phase). */
-static void with_session(rf_node_t *n, rf_step step)
+static void k_deferred_start(uv_timer_t *h)
 {
-    if (n->auth == NULL)
-        login(n, step);
+    rf_node_t *n = h->data;
+    if (!n->running)
+        return;
+    if (n->auth == NULL) /* a retried phase after the session was lost */
+        login(n, n->deferred);
     else
-        step(n);
+        n->deferred(n);
+}
+
+/* A phase's first step runs from the loop with a session (logging in first when there
+ * is none): a result never comes from inside the vtable call that started the phase. */
+static void start_step(rf_node_t *n, rf_step step)
+{
+    n->deferred = step;
+    uv_timer_start(&n->timer, k_deferred_start, 0, 0);
 }
 
 static int rf_connect(fu_transport_t *t, uint32_t idx)
@@ -598,7 +688,10 @@ static void k_member(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
     if (relogin(n, res))
         return;
     if (res->status != 200 || !json_is_object(j)) {
-        fail_http(n, "GET an inventory member", res);
+        char what[300];
+        snprintf(what, sizeof(what), "GET %s",
+                 json_string_value(json_array_get(n->to_read, n->next_member - 1)));
+        fail_http(n, what, res);
         return;
     }
     json_array_append(n->members, j);
@@ -626,6 +719,11 @@ static void k_collection(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
         else if (json_is_string(json_object_get(m, "@odata.id")))
             json_array_append(n->to_read, json_object_get(m, "@odata.id"));
     }
+    /* Large collections come in pages. */
+    json_t *next = json_object_get(j, "Members@odata.nextLink");
+    set_str(&n->next_page, json_array_size(n->to_read) < RF_MAX_MEMBERS && json_is_string(next)
+                               ? path_of(json_string_value(next))
+                               : NULL);
     read_next_member(n);
 }
 
@@ -634,6 +732,13 @@ static void read_next_member(rf_node_t *n)
     if (n->next_member < json_array_size(n->to_read)) {
         const char *uri = json_string_value(json_array_get(n->to_read, n->next_member++));
         send_req(n, "GET", path_of(uri), NULL, NULL, 0, k_member);
+        return;
+    }
+    if (n->next_page) {
+        char *page = n->next_page;
+        n->next_page = NULL;
+        send_req(n, "GET", page, NULL, NULL, 0, k_collection);
+        free(page);
         return;
     }
     /* Firmware first; software too when the BMC has it (drivers, agents on iLO). */
@@ -652,6 +757,7 @@ static void inventory_start(rf_node_t *n)
     n->members = json_array();
     n->to_read = json_array();
     n->next_member = 0;
+    set_str(&n->next_page, NULL);
     n->sw_done = n->fw_inv == NULL;
     send_req(n, "GET", n->fw_inv ? n->fw_inv : n->sw_inv, NULL, NULL, 0, k_collection);
 }
@@ -668,11 +774,8 @@ static int rf_inventory(fu_transport_t *t, uint32_t idx, fu_phase_t ph)
     }
     /* After a flash the BMC may reset: its sessions die and it refuses for a while;
      * verify waits for it (resume), up to reset_wait. */
-    if (ph == FU_PHASE_VERIFY) {
-        n->resume = inventory_start;
-        n->resume_strict = false;
-    }
-    with_session(n, inventory_start);
+    n->resume = inventory_start; /* verify above all: a BMC may reset after its flash */
+    start_step(n, inventory_start);
     return 0;
 }
 
@@ -736,7 +839,9 @@ static void k_task(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
             return;
         }
         got = fu_rf_task_read(j, &task);
-        if (got != 0) { /* the monitor answers the operation's own response: it ended */
+        if (got != 0 && res->status == 202) { /* DSP0266: 202 while running, body optional */
+            task = (fu_rf_task_t){.state = FU_RF_TASK_RUNNING, .percent = -1};
+        } else if (got != 0) { /* the monitor answers the operation's own response: it ended */
             n->ci++;
             install_next(n);
             return;
@@ -754,7 +859,8 @@ static void k_task(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
         bool idle = us.hpe_state && strcasecmp(us.hpe_state, "Idle") == 0;
         if (task.state == FU_RF_TASK_RUNNING && !idle) {
             n->seen_running = true;
-        } else if (!n->seen_running && n->polls < (idle ? 5u : 3u)) {
+        } else if (!n->seen_running &&
+                   uv_now(n->rf->o.loop) - n->posted_at < (idle ? 30000u : 10000u)) {
             n->polls++;
             arm_poll(n, n->rf->o.poll_ms);
             return;
@@ -810,6 +916,7 @@ static void k_update_started(rf_node_t *n, const fu_hc_response_t *res, json_t *
     n->iov[1].base = NULL;
     n->polls = 0;
     n->seen_running = false;
+    n->posted_at = uv_now(n->rf->o.loop);
     if (n->task_uri == NULL && !n->hpe) {
         /* Accepted with nothing to follow: verify will tell whether it took. */
         n->ci++;
@@ -832,8 +939,12 @@ static void push(rf_node_t *n, const fu_component_t *c, uint32_t ci)
     rf_t *rf = n->rf;
     const void *data = NULL;
     size_t len = 0;
+    if (c->package == NULL) {
+        fail(n, false, "%s: no package to push: the component names none", c->name);
+        return;
+    }
     if (rf->o.package == NULL || rf->o.package(rf->o.ud, ci, &data, &len) != 0) {
-        fail(n, false, "%s: no package to push (the component names none)", c->name);
+        fail(n, false, "%s: its package %s is not loaded", c->name, c->package);
         return;
     }
     const char *slash = strrchr(c->package, '/');
@@ -845,6 +956,7 @@ static void push(rf_node_t *n, const fu_component_t *c, uint32_t ci)
         char *pj = json_dumps(params, JSON_COMPACT);
         json_decref(params);
         size_t hl = strlen(pj) + strlen(fname) + 512;
+        free(n->push_head);
         n->push_head = malloc(hl);
         int w = snprintf(n->push_head, hl,
                          "--%s\r\nContent-Disposition: form-data; name=\"UpdateParameters\"\r\n"
@@ -862,6 +974,11 @@ static void push(rf_node_t *n, const fu_component_t *c, uint32_t ci)
         send_req(n, "POST", n->multipart_push, hdr, n->iov, 3, k_update_started);
         return;
     }
+    if (c->ntargets) {
+        fail(n, false, "%s: names targets, but this BMC offers only HttpPushUri (whose targets "
+             "are set apart, HttpPushUriTargets): use callback: pull for it", c->name);
+        return;
+    }
     n->iov[0] = (fu_hc_iov_t){NULL, 0};
     n->iov[1] = (fu_hc_iov_t){data, len};
     send_req(n, "POST", n->http_push, "Content-Type: application/octet-stream\r\n", &n->iov[1], 1,
@@ -873,16 +990,21 @@ static void simple_update(rf_node_t *n, const fu_component_t *c, uint32_t ci)
     rf_t *rf = n->rf;
     const fu_node_t *fn = fnode(n);
     bool https = fn->callback_scheme == FU_SCHEME_HTTPS;
+    if (!(n->protocols & 3u)) {
+        fail(n, false, "%s: the BMC's SimpleUpdate allows neither HTTP nor HTTPS (ActionInfo "
+             "TransferProtocol): use callback: push for it", c->name);
+        return;
+    }
     if (!(n->protocols & (https ? 2u : 1u))) {
         fail(n, false, "%s: the BMC's SimpleUpdate does not accept %s (ActionInfo "
              "TransferProtocol): set callback_scheme: %s for this node", c->name,
              https ? "HTTPS" : "HTTP", https ? "http" : "https");
         return;
     }
-    char url[2048], local[64];
-    /* The BMC reaches us where we reached it from, unless the fleet says otherwise. */
-    bool have_local = fu_hc_local_address(n->hc, local, sizeof(local)) == 0;
-    int len = rf->o.image_uri(rf->o.ud, n->idx, ci, have_local ? local : NULL, url, sizeof(url));
+    char url[2048];
+    /* The BMC reaches us where we reached it from (the last connection's local address),
+     * unless the fleet says otherwise. */
+    int len = rf->o.image_uri(rf->o.ud, n->idx, ci, n->local[0] ? n->local : NULL, url, sizeof(url));
     if (len < 0) {
         fail(n, false, "%s: %s", c->name, url);
         return;
@@ -938,7 +1060,7 @@ static int rf_install(fu_transport_t *t, uint32_t idx, const fu_plan_t *plan)
     for (uint32_t i = 0; i < k; i++)
         if (plan->install & (1ull << order[i]))
             n->comps[n->ncomps++] = order[i];
-    with_session(n, install_next);
+    start_step(n, install_next);
     return 0;
 }
 
@@ -956,11 +1078,16 @@ static void k_reset_done(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
 
 static void k_system(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
 {
+    if (relogin(n, res))
+        return;
     json_t *act = json_object_get(json_object_get(j, "Actions"), "#ComputerSystem.Reset");
     const char *target = json_string_value(json_object_get(act, "target"));
-    if (res->status != 200 || target == NULL) {
-        fail(n, false, "activate: the system offers no ComputerSystem.Reset action (HTTP %d)",
-             res->status);
+    if (res->status != 200) {
+        fail_http(n, "activate: GET the computer system", res);
+        return;
+    }
+    if (target == NULL) {
+        fail(n, false, "activate: the computer system offers no ComputerSystem.Reset action");
         return;
     }
     const char *type = "GracefulRestart";
@@ -977,15 +1104,22 @@ static void k_system(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
         if (!graceful && force)
             type = "ForceRestart";
     }
+    n->resume_strict = true; /* a reset is not sent twice */
     send_json(n, "POST", path_of(target), json_pack("{ss}", "ResetType", type), k_reset_done);
 }
 
 static void k_systems(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
 {
+    if (relogin(n, res))
+        return;
     json_t *first = json_array_get(json_object_get(j, "Members"), 0);
     const char *uri = json_string_value(json_object_get(first, "@odata.id"));
-    if (res->status != 200 || uri == NULL) {
-        fail(n, false, "activate: no computer system behind this BMC (HTTP %d)", res->status);
+    if (res->status != 200) {
+        fail_http(n, "activate: GET Systems", res);
+        return;
+    }
+    if (uri == NULL) {
+        fail(n, false, "activate: the Systems collection of this BMC is empty");
         return;
     }
     send_req(n, "GET", path_of(uri), NULL, NULL, 0, k_system);
@@ -1009,7 +1143,8 @@ static int rf_activate(fu_transport_t *t, uint32_t idx)
         defer_fail(n, "activate: the service root lists no Systems to reset");
         return 0;
     }
-    with_session(n, activate_start);
+    n->resume = activate_start; /* its GETs may be retried; the reset POST is strict */
+    start_step(n, activate_start);
     return 0;
 }
 
@@ -1059,6 +1194,7 @@ static void node_free(rf_node_t *n)
     free(n->fw_inv);
     free(n->sw_inv);
     free(n->task_uri);
+    free(n->next_page);
     free(n->push_head);
     if (n->body) {
         OPENSSL_cleanse(n->body, n->body_len);
