@@ -783,47 +783,82 @@ static char *build_head(fu_hc_t *c, const hreq_t *q, size_t body_len, size_t *le
     return h;
 }
 
-/* Plain HTTP: the head and every body piece in one uv_write, the body not copied. */
-static int send_plain(fu_hc_t *c, const char *head, size_t head_len)
+/* One uv_write of bufs; the wreq carries `data` (copied: the head) and counts len bytes. */
+static int write_group(fu_hc_t *c, const uv_buf_t *bufs, size_t k, const char *data,
+                       size_t data_len, size_t len, bool last)
 {
-    const fu_hc_req_t *r = &c->head->r;
-    size_t nb = 1;
-    for (uint32_t i = 0; i < r->nbody; i++)
-        nb += r->body[i].len / IOV_MAX_LEN + 1;
-    uv_buf_t *bufs = malloc(nb * sizeof(*bufs));
-    wreq_t *q = malloc(sizeof(*q) + head_len);
-    if (bufs == NULL || q == NULL) {
-        free(bufs);
-        free(q);
+    wreq_t *q = malloc(sizeof(*q) + data_len);
+    if (q == NULL)
         return UV_ENOMEM;
-    }
-    memcpy(q->data, head, head_len);
-    size_t k = 0, total = head_len;
-    bufs[k++] = uv_buf_init(q->data, (unsigned)head_len);
-    for (uint32_t i = 0; i < r->nbody; i++) {
-        const char *p = r->body[i].base;
-        size_t left = r->body[i].len;
-        while (left) {
-            size_t n = left < IOV_MAX_LEN ? left : IOV_MAX_LEN;
-            bufs[k++] = uv_buf_init((char *)p, (unsigned)n);
-            p += n;
-            left -= n;
+    const uv_buf_t *use = bufs;
+    uv_buf_t *tmp = NULL;
+    if (data_len) { /* bufs[0] is the head: point it at the copy */
+        memcpy(q->data, data, data_len);
+        tmp = malloc(k * sizeof(*tmp));
+        if (tmp == NULL) {
+            free(q);
+            return UV_ENOMEM;
         }
-        total += r->body[i].len;
+        memcpy(tmp, bufs, k * sizeof(*tmp));
+        tmp[0] = uv_buf_init(q->data, (unsigned)data_len);
+        use = tmp;
     }
     q->c = c;
     q->gen = c->gen;
-    q->len = total;
-    q->last = true;
-    int rc = uv_write(&q->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)k, on_written); /* copies bufs */
-    free(bufs);
+    q->len = len;
+    q->last = last;
+    int rc = uv_write(&q->req, (uv_stream_t *)&c->tcp, use, (unsigned)k, on_written); /* copies bufs */
+    free(tmp);
     if (rc != 0) {
         free(q);
         return rc;
     }
-    c->unsent += total;
-    c->stats.bytes_out += total;
+    c->unsent += len;
+    c->stats.bytes_out += len;
     return 0;
+}
+
+/* Plain HTTP: the head and the body pieces, never copied, in writes of about 1 MiB each:
+ * every completed write is progress, so a long upload to a slow BMC is not taken for a
+ * hung one. */
+static int send_plain(fu_hc_t *c, const char *head, size_t head_len)
+{
+    const fu_hc_req_t *r = &c->head->r;
+    enum { GROUP = 1 << 20 };
+    size_t nb = 1;
+    for (uint32_t i = 0; i < r->nbody; i++)
+        nb += r->body[i].len / IOV_MAX_LEN + 1;
+    uv_buf_t *bufs = malloc(nb * sizeof(*bufs));
+    if (bufs == NULL)
+        return UV_ENOMEM;
+    size_t k = 0, group_bytes = head_len;
+    bool first = true;
+    bufs[k++] = uv_buf_init((char *)head, (unsigned)head_len);
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < r->nbody; i++) {
+        const char *p = r->body[i].base;
+        size_t left = r->body[i].len;
+        while (rc == 0 && left) {
+            size_t n = left < GROUP ? left : GROUP;
+            if (n > IOV_MAX_LEN)
+                n = IOV_MAX_LEN;
+            if (group_bytes + n > GROUP && k > 0) {
+                rc = write_group(c, bufs, k, first ? head : NULL, first ? head_len : 0,
+                                 group_bytes, false);
+                first = false;
+                k = 0;
+                group_bytes = 0;
+            }
+            bufs[k++] = uv_buf_init((char *)p, (unsigned)n);
+            group_bytes += n;
+            p += n;
+            left -= n;
+        }
+    }
+    if (rc == 0)
+        rc = write_group(c, bufs, k, first ? head : NULL, first ? head_len : 0, group_bytes, true);
+    free(bufs);
+    return rc;
 }
 
 static void on_data_hook(resp_t *r);

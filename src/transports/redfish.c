@@ -600,8 +600,8 @@ static rf_node_t *begin(rf_t *rf, uint32_t idx, fu_phase_t ph)
 {
     const char *err = NULL;
     rf_node_t *n = node_get(rf, idx, &err);
-    if (n == NULL) {
-        /* No node to carry the result: report it from the loop through a one-off node. */
+    if (n == NULL) { /* out of memory only (settings were checked at start): the phase
+                      * times out, as a node that never answers would */
         snprintf(rf->err, sizeof(rf->err), "%s", err);
         return NULL;
     }
