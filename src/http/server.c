@@ -58,6 +58,8 @@ struct fu_http_conn_s {
     llhttp_t parser;
     fu_tls_conn_t tls;
     bool is_tls, closing, close_after_write, in_request, in_body, paused, in_field;
+    bool lingering;         /* refused: answer sent, write side shut, reading to discard */
+    uv_shutdown_t shutdown; /* the write side's FIN while lingering */
     int handles_open;
     /* the request being read */
     char head[FU_HTTP_MAX_HEAD + 256];
@@ -144,6 +146,7 @@ static void arm(fu_http_conn_t *c, uint64_t ms)
 
 static void pump(fu_http_conn_t *c);
 static void conn_read_start(fu_http_conn_t *c);
+static void linger(fu_http_conn_t *c);
 static void on_conn_closed(uv_handle_t *h);
 
 /* Something was sent: go on with the body being streamed, or close, or let the
@@ -157,7 +160,10 @@ static void after_send(fu_http_conn_t *c)
         return;
     }
     if (c->unsent == 0 && c->close_after_write) {
-        conn_close(c);
+        if (c->error_status && !c->lingering)
+            linger(c);
+        else
+            conn_close(c);
         return;
     }
     if (c->paused && !c->deferred && c->unsent < HIGH_WATER / 2) {
@@ -470,6 +476,26 @@ void fu_http_respond_file(fu_http_request_t *req, int status, const char *conten
     finish_response(req, status, content_type, extra_headers, body, len, false, fd, off);
 }
 
+static void on_shutdown_done(uv_shutdown_t *r, int status)
+{
+    (void)r, (void)status; /* the close comes from EOF or the linger timer */
+}
+
+/* After refusing a request whose client may still be sending (a body over the limit),
+ * closing at once would reset the connection with the client's bytes unread, and the
+ * client might lose the answer with them. So, as web servers do: the write side is shut,
+ * and what still comes is read and dropped until the client closes, for 2 s at most. */
+static void linger(fu_http_conn_t *c)
+{
+    c->lingering = true;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown_done) != 0) {
+        conn_close(c);
+        return;
+    }
+    arm(c, 2000);
+    conn_read_start(c);
+}
+
 /* The server's own answer to a request it refuses (limits, malformed), then close. */
 static void refuse(fu_http_conn_t *c, int status, const char *why)
 {
@@ -483,9 +509,9 @@ static void refuse(fu_http_conn_t *c, int status, const char *why)
     finish_response(&c->req, status, "text/plain; charset=utf-8", NULL, body, (size_t)n, true, -1, 0);
     c->close_after_write = true;
     if (c->unsent == 0)
-        conn_close(c);
+        linger(c);
     else
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        uv_read_stop((uv_stream_t *)&c->tcp); /* until the answer is out (after_send) */
 }
 
 const char *fu_http_header(const fu_http_request_t *req, const char *name)
@@ -763,6 +789,12 @@ static void conn_read_start(fu_http_conn_t *c)
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     fu_http_conn_t *c = st->data;
+    if (c->lingering) { /* dropped unread; the end of it closes */
+        if (n < 0)
+            conn_close(c);
+        free(buf->base);
+        return;
+    }
     if (n < 0) {
         if (n == UV_EOF && !c->is_tls && !c->closing)
             llhttp_finish(&c->parser);
@@ -835,7 +867,9 @@ static void conn_close(fu_http_conn_t *c)
 static void on_timeout(uv_timer_t *t)
 {
     fu_http_conn_t *c = t->data;
-    if (c->in_request && !c->in_body) {
+    if (c->lingering) {
+        conn_close(c);
+    } else if (c->in_request && !c->in_body) {
         refuse(c, 408, "request head not received in time");
     } else if (c->in_request) {
         refuse(c, 408, "request body not received in time");

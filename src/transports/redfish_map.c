@@ -150,7 +150,7 @@ static void last_message(json_t *j, char *out, size_t outlen)
     const char *text = jstr(m, "Message");
     const char *id = jstr(m, "MessageId");
     if (text != NULL)
-        snprintf(out, outlen, "%s%s%s", text, id ? " " : "", id ? id : "");
+        snprintf(out, outlen, "%s%s%s%s", text, id ? " (" : "", id ? id : "", id ? ")" : "");
     else if (id != NULL)
         snprintf(out, outlen, "%s", id);
 }

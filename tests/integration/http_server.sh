@@ -17,7 +17,10 @@ cleanup() { for p in $pids; do kill -9 "$p" 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
 . "$SRC/tests/integration/lib/assert.sh"
 
-base=$((20000 + $$ % 20000))
+# Below 32768, Linux's ephemeral ports: a TIME_WAIT socket of some client (the 1,000
+# below, redfish_e2e.sh's thousands) on a port above keeps a listener off it.
+# 28000-32767 here; fleetsim_sushy.sh takes 26000-27999, redfish_e2e.sh 20000-25999.
+base=$((28000 + $$ % 4750))
 P=$base; S=$((base + 1))
 head -c 67108864 /dev/urandom >"$work/big.bin"
 printf 'small package\n' >"$work/small.bin"
