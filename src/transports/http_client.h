@@ -109,8 +109,9 @@ int fu_hc_request(fu_hc_t *c, const fu_hc_req_t *req);
 /* The value of a response header (case-insensitive), or NULL. */
 const char *fu_hc_header(const fu_hc_response_t *res, const char *name);
 
-/* Ends every queued and running request with FU_HC_ERR_CANCELLED and drops the
- * connection (the next request reconnects). */
+/* Ends every queued and running request with FU_HC_ERR_CANCELLED. The connection is
+ * dropped (the next request reconnects) unless it was idle: a keep-alive connection with
+ * nothing on the wire serves the next request. */
 void fu_hc_cancel(fu_hc_t *c);
 
 /* Drops the connection, cancels what is queued (callbacks run with FU_HC_ERR_CANCELLED),

@@ -433,6 +433,17 @@ static void test_keepalive_and_close(void **state)
     fu_hc_stats(c, &st);
     assert_int_equal(st.connects, 1);
     assert_int_equal(s.accepts, 1);
+    /* Cancelling with nothing queued keeps the idle connection (a node's closing DELETE
+     * goes out on it): the next request makes no new connection. */
+    fu_hc_cancel(c);
+    result_t rc = {0};
+    assert_int_equal(request(c, "GET", "/", &rc), 0);
+    run_until(&loop, &rc.done, 5000);
+    assert_int_equal(rc.status, 200);
+    result_free(&rc);
+    fu_hc_stats(c, &st);
+    assert_int_equal(st.connects, 1);
+    assert_int_equal(s.accepts, 1);
     /* Connection: close is honoured: the next request opens a new connection. */
     assert_int_equal(request(c, "GET", "/close", &r[3]), 0);
     run_until(&loop, &r[3].done, 5000);
