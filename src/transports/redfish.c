@@ -374,21 +374,27 @@ static void k_ignore(void *ud, fu_hc_err_t kind, const char *err, const fu_hc_re
     (void)ud, (void)kind, (void)err, (void)res; /* best effort: an undeleted session times out */
 }
 
+/* DELETE of the node's session, bounded in time; cb gets the answer. 0 when queued. */
+static int delete_session(rf_node_t *n, fu_hc_cb cb)
+{
+    char hdr[1200];
+    snprintf(hdr, sizeof(hdr), "%s", n->auth);
+    fu_hc_req_t req = {.method = "DELETE",
+                       .path = n->session_uri,
+                       .headers = hdr,
+                       .total_timeout_ms = RF_CLOSE_TIMEOUT_MS,
+                       .cb = cb,
+                       .ud = n};
+    int rc = fu_hc_request(n->hc, &req); /* copies the headers */
+    OPENSSL_cleanse(hdr, sizeof(hdr));
+    return rc;
+}
+
 /* BMCs have few session slots: a session that may still live is deleted before another. */
 static void drop_session(rf_node_t *n)
 {
-    if (n->session && n->session_uri && n->auth) {
-        char hdr[1200];
-        snprintf(hdr, sizeof(hdr), "%s", n->auth);
-        fu_hc_req_t req = {.method = "DELETE",
-                           .path = n->session_uri,
-                           .headers = hdr,
-                           .total_timeout_ms = RF_CLOSE_TIMEOUT_MS,
-                           .cb = k_ignore,
-                           .ud = n};
-        fu_hc_request(n->hc, &req);
-        OPENSSL_cleanse(hdr, sizeof(hdr));
-    }
+    if (n->session && n->session_uri && n->auth)
+        delete_session(n, k_ignore);
     set_str(&n->session_uri, NULL);
     if (n->auth)
         OPENSSL_cleanse(n->auth, strlen(n->auth));
@@ -1357,18 +1363,9 @@ static void rf_close(fu_transport_t *t, uint32_t idx)
     n->token++;
     rf->nodes[idx] = NULL; /* a later phase on this node starts a new session */
     uv_timer_stop(&n->timer);
-    if (n->session && n->session_uri) {
+    if (n->session && n->session_uri && n->auth) {
         fu_hc_cancel(n->hc);
-        char hdr[1200];
-        snprintf(hdr, sizeof(hdr), "%s", n->auth);
-        fu_hc_req_t req = {.method = "DELETE",
-                           .path = n->session_uri,
-                           .headers = hdr,
-                           .total_timeout_ms = RF_CLOSE_TIMEOUT_MS,
-                           .cb = k_session_deleted,
-                           .ud = n};
-        OPENSSL_cleanse(hdr, sizeof(hdr));
-        if (fu_hc_request(n->hc, &req) == 0)
+        if (delete_session(n, k_session_deleted) == 0)
             return;
     }
     drop(n);
