@@ -708,24 +708,30 @@ static int rf_connect(fu_transport_t *t, uint32_t idx)
 
 static void read_next_member(rf_node_t *n);
 
-static void inventory_done(rf_node_t *n)
+/* The members read so far, mapped to the baseline: versions[i] points into n->members
+ * (NULL when no member is component i). */
+static void map_members(rf_node_t *n, const char **versions)
 {
-    rf_t *rf = n->rf;
-    const fu_fleet_t *f = rf->base.fleet;
-    size_t nm = json_array_size(n->members);
+    const fu_fleet_t *f = n->rf->base.fleet;
+    size_t nm = json_array_size(n->members), k = 0;
     fu_rf_member_t *m = calloc(nm + 1, sizeof(*m));
-    size_t k = 0;
-    for (size_t i = 0; i < nm; i++)
+    for (size_t i = 0; m && i < nm; i++)
         if (fu_rf_member_read(json_array_get(n->members, i), &m[k]) == 0)
             k++;
-    const char *versions[FU_MAX_COMPONENTS] = {0};
     fu_inventory_t inv = {versions, (uint32_t)f->baseline.ncomponents};
-    fu_rf_inventory(f, fnode(n), m, k, &inv);
+    fu_rf_inventory(f, fnode(n), m, k, &inv); /* m NULL (no memory): k is 0 */
+    free(m);
+}
+
+static void inventory_done(rf_node_t *n)
+{
+    const char *versions[FU_MAX_COMPONENTS] = {0};
+    map_members(n, versions);
+    fu_inventory_t inv = {versions, (uint32_t)n->rf->base.fleet->baseline.ncomponents};
     json_t *keep = n->members; /* the versions point into it until the result is taken */
     n->members = NULL;
     phase_end(n, NULL, false, &inv);
     json_decref(keep);
-    free(m);
 }
 
 /* Whether the members read so far give a version to every component that applies to
@@ -734,19 +740,9 @@ static void inventory_done(rf_node_t *n)
 static bool all_found(rf_node_t *n)
 {
     const fu_fleet_t *f = n->rf->base.fleet;
-    size_t nm = json_array_size(n->members);
-    fu_rf_member_t *m = calloc(nm + 1, sizeof(*m));
-    if (m == NULL)
-        return false;
-    size_t k = 0;
-    for (size_t i = 0; i < nm; i++)
-        if (fu_rf_member_read(json_array_get(n->members, i), &m[k]) == 0)
-            k++;
     const char *versions[FU_MAX_COMPONENTS] = {0};
-    fu_inventory_t inv = {versions, (uint32_t)f->baseline.ncomponents};
-    fu_rf_inventory(f, fnode(n), m, k, &inv);
-    free(m);
-    for (uint32_t i = 0; i < inv.n; i++)
+    map_members(n, versions);
+    for (uint32_t i = 0; i < f->baseline.ncomponents; i++)
         if (versions[i] == NULL && fu_component_applies(f, &f->baseline.components[i], fnode(n)))
             return false;
     return true;
