@@ -18,6 +18,9 @@ typedef struct {
     bool unreachable;                /* the node could not be reached at all */
     int exit_code;                   /* install: the smart-component exit code, -1 if none */
     const char *log_tail;            /* the installer's last lines, or NULL */
+    /* inventory: what the node says about itself as a JSON object text (os, os_version,
+     * kernel, arch, uptime_s, fwupd devices), or NULL when the transport has none. */
+    const char *facts;
 } fu_phase_result_t;
 
 /* err is NULL on success, else a static or transport-owned message. */
