@@ -8,7 +8,7 @@ set -eu
 
 BUILD="cmake make gcc clang pkg-config libuv1-dev libssh2-1-dev node-llhttp libssl-dev \
 libyaml-dev libjansson-dev libsqlite3-dev libcmocka-dev libclang-rt-14-dev"
-TEST="curl nftables openssh-server openssh-client python3-sushy sqlite3"
+TEST="curl nftables openssh-server openssh-client python3-sushy sqlite3 busybox"
 BENCH="ansible-core ansible time nginx wrk pdsh pssh clustershell iproute2"
 
 want="$BUILD $TEST"

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/cli.h"
 
@@ -17,6 +19,7 @@ static const command_t commands[] = {
     {"validate", fu_cmd_validate, "check a fleet file; every error as FILE:LINE:COL"},
     {"nodes", fu_cmd_nodes, "list the fleet's nodes after inheritance (--json, --limit)"},
     {"ports", fu_cmd_ports, "the ports each node needs, per phase and direction; firewall rules"},
+    {"inventory", fu_cmd_inventory, "what every node runs, against the baseline (or its facts)"},
     {"plan", fu_cmd_plan, "what a rollout would do, per wave, node and component (touches nothing)"},
     {"deploy", fu_cmd_deploy, "run a rollout in waves, journaled; --resume ID after a crash"},
     {"history", fu_cmd_history, "the rollouts journaled in a state directory"},
@@ -44,6 +47,7 @@ static void usage(FILE *out)
             "  fleetup validate inventories/datacenter.yml\n"
             "  fleetup nodes inventories/ansible-hosts.yml --limit 'web:&rack=r01' --json\n"
             "  fleetup ports inventories/datacenter.yml --firewall nft > fleetup.nft\n"
+            "  fleetup inventory inventories/sim-demo.yml --json inventory.json\n"
             "\n"
             "'fleetup COMMAND --help' explains a command. Exit codes: 0 success, 1 work done\n"
             "with failures, 2 bad usage or bad input. The fleet file format: docs/fleet-file.md.\n");
@@ -124,4 +128,47 @@ void fu_raise_nofile(void)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+}
+
+bool fu_cli_parse_progress(const char *s, fu_progress_t *out)
+{
+    if (strcmp(s, "auto") == 0)
+        *out = isatty(2) ? FU_PROGRESS_TTY : FU_PROGRESS_LINES;
+    else if (strcmp(s, "tty") == 0)
+        *out = FU_PROGRESS_TTY;
+    else if (strcmp(s, "plain") == 0)
+        *out = FU_PROGRESS_LINES;
+    else if (strcmp(s, "none") == 0)
+        *out = FU_PROGRESS_NONE;
+    else
+        return false;
+    return true;
+}
+
+void fu_cli_progress_line(fu_progress_t mode, const char *line, bool final)
+{
+    if (mode == FU_PROGRESS_NONE)
+        return;
+    if (mode == FU_PROGRESS_TTY) {
+        fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
+    } else {
+        time_t now = time(NULL);
+        struct tm tm;
+        char ts[32];
+        strftime(ts, sizeof(ts), "%H:%M:%S", localtime_r(&now, &tm));
+        fprintf(stderr, "%s %s\n", ts, line);
+    }
+    fflush(stderr);
+}
+
+void fu_cli_duration(char *buf, size_t len, uint64_t ms)
+{
+    uint64_t s = ms / 1000;
+    if (s >= 3600)
+        snprintf(buf, len, "%lluh%02llum", (unsigned long long)(s / 3600),
+                 (unsigned long long)(s % 3600 / 60));
+    else if (s >= 60)
+        snprintf(buf, len, "%llum%02llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
+    else
+        snprintf(buf, len, "%llu.%llus", (unsigned long long)s, (unsigned long long)(ms % 1000 / 100));
 }

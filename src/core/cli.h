@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "core/fleet.h"
+#include "core/rollout.h"
 
 enum { FU_EXIT_OK = 0, FU_EXIT_FAILURES = 1, FU_EXIT_USAGE = 2 };
 
@@ -18,6 +19,7 @@ int fu_cmd_nodes(int argc, char **argv);
 int fu_cmd_ports(int argc, char **argv);
 int fu_cmd_plan(int argc, char **argv);
 int fu_cmd_deploy(int argc, char **argv);
+int fu_cmd_inventory(int argc, char **argv);
 int fu_cmd_history(int argc, char **argv);
 int fu_cmd_report(int argc, char **argv);
 int fu_cmd_serve(int argc, char **argv);
@@ -32,6 +34,15 @@ void fu_raise_nofile(void);
 int fu_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A TCP port 1..65535. */
 bool fu_cli_parse_port(const char *s, uint16_t *out);
+
+/* --progress auto|tty|plain|none (auto: a live line on a terminal, plain lines
+ * otherwise). Returns false for any other word. */
+bool fu_cli_parse_progress(const char *s, fu_progress_t *out);
+/* Prints one progress line on stderr: redrawn in place on a terminal (final ends it with
+ * a newline), else behind a HH:MM:SS timestamp. Nothing in FU_PROGRESS_NONE. */
+void fu_cli_progress_line(fu_progress_t mode, const char *line, bool final);
+/* "4.2s", "3m07s", "2h05m": elapsed times and ETAs. */
+void fu_cli_duration(char *buf, size_t len, uint64_t ms);
 
 /* --limit PATTERN: Ansible-style host patterns over a loaded fleet.
  * Terms separated by ',' or ':'; each is a node name, a group name, a glob (web*),

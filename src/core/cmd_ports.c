@@ -6,21 +6,27 @@
 #include <string.h>
 
 #include "core/cli.h"
+#include "core/loader.h"
 #include "core/ports.h"
+#include "core/ports_check.h"
 
 typedef enum { FW_NONE, FW_NFT, FW_IPTABLES, FW_IP6TABLES, FW_ESXI } firewall_t;
 
 typedef struct {
     const char *fleet;
     const char *port, *ssl_port, *limit; /* NULL when not given */
+    const char *timeout, *concurrency;   /* --check's, NULL when not given */
+    fu_ports_check_opts_t check_opts;
     firewall_t firewall;
-    bool json, seed_table, help;
+    bool json, seed_table, check, help;
 } ports_opts_t;
 
 static const char help_text[] =
     "usage: fleetup ports FLEET [--json] [--port N] [--ssl-port N]\n"
     "                     [--firewall nft|iptables|ip6tables|esxi] [--limit PATTERN]\n"
     "       fleetup ports [FLEET] --seed-table [--json]\n"
+    "       fleetup ports FLEET --check [--json] [--limit PATTERN] [--timeout SECONDS]\n"
+    "                     [--concurrency N] [--port N] [--ssl-port N]\n"
     "\n"
     "Which TCP ports must be open between the host running fleetup and each node of\n"
     "FLEET, per phase, next to what HP SUM's port table (the seed) asked for.\n"
@@ -71,7 +77,40 @@ static const char help_text[] =
     "               resolve them yourself (a firewall must not depend on DNS).\n"
     "  -h, --help      this help\n"
     "\n"
-    "Exit: 0 ok, 2 bad usage or invalid fleet.\n";
+    "Checking the plan against the fleet (--check), before a rollout:\n"
+    "  to node     a TCP connect to every to-node port of every selected node (its\n"
+    "              address, or mgmt_address for Redfish): open, refused, timeout or\n"
+    "              unreachable (with the system's reason)\n"
+    "  from node   pull-mode SSH nodes whose SSH port is open: fleetup logs in and its\n"
+    "              agent tries to connect to fleetup's port (http) or ssl_port (https)\n"
+    "              at server.callback_address, else at the address the node sees\n"
+    "              fleetup on. Meanwhile fleetup listens there (server.bind, else\n"
+    "              0.0.0.0 and ::) and closes what connects; a port already in use (a\n"
+    "              running 'fleetup serve') is checked against whatever listens on it.\n"
+    "              Pull-mode BMCs have no agent: not checked.\n"
+    "  Prints one line per blocked or unchecked direction, e.g.\n"
+    "    node-7  to node 10.0.0.7:22  refused\n"
+    "    node-9  from node 10.0.0.9 -> 10.0.0.1:63001  blocked: connection refused\n"
+    "  then 'N nodes checked in T, M with blocked ports'. Live progress on stderr when\n"
+    "  it is a terminal.\n"
+    "  --timeout S        each TCP probe (default 3 s; also 500ms); the SSH login and\n"
+    "                     the agent's answer get 10 times as long (30 s at least)\n"
+    "  --concurrency N    probes at once, and SSH logins at once (default 512)\n"
+    "  --json             every direction of every node with its state:\n"
+    "                     {server: {port, port_source, ssl_port, ssl_port_source,\n"
+    "                       callback_address, listeners: [{address, port, state,\n"
+    "                       error, accepted}]},\n"
+    "                      nodes: [{name, type, transport, callback,\n"
+    "                       to_node: [{address, port, state, error, ms}],\n"
+    "                       from_node: [{from, to, port, state, reason}], blocked}],\n"
+    "                      summary: {checked, blocked, unchecked, no_port, elapsed_ms}}\n"
+    "                     to_node states: open, refused, timeout, unreachable;\n"
+    "                     from_node states: open, blocked, not_checked, error (the\n"
+    "                     SSH login or the agent failed)\n"
+    "\n"
+    "Exit: 0 ok (with --check: every direction checked is open), 1 with --check: some\n"
+    "direction is blocked, or an SSH login or agent failed so it could not be checked,\n"
+    "2 bad usage or invalid fleet.\n";
 
 static bool parse_firewall(const char *s, firewall_t *out)
 {
@@ -108,7 +147,10 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, bo
 /* Returns 0, or the exit code of a usage error already printed. */
 static int parse_value_opt(int argc, char **argv, int *i, ports_opts_t *o, bool *matched)
 {
-    static const char *const names[] = {"--port", "--ssl-port", "--limit", "--firewall"};
+    /* --firewall last: every option before it only keeps its value. */
+    static const char *const names[] = {"--port",    "--ssl-port",    "--limit",
+                                        "--timeout", "--concurrency", "--firewall"};
+    const char **dest[] = {&o->port, &o->ssl_port, &o->limit, &o->timeout, &o->concurrency};
     for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
         bool missing = false;
         const char *v = opt_value(argc, argv, i, names[k], &missing);
@@ -117,12 +159,8 @@ static int parse_value_opt(int argc, char **argv, int *i, ports_opts_t *o, bool 
         if (v == NULL)
             continue;
         *matched = true;
-        if (k == 0)
-            o->port = v;
-        else if (k == 1)
-            o->ssl_port = v;
-        else if (k == 2)
-            o->limit = v;
+        if (k < sizeof(dest) / sizeof(dest[0]))
+            *dest[k] = v;
         else if (!parse_firewall(v, &o->firewall))
             return fu_cli_usage_error("ports",
                                       "--firewall '%s': expected nft, iptables, ip6tables or "
@@ -130,6 +168,27 @@ static int parse_value_opt(int argc, char **argv, int *i, ports_opts_t *o, bool 
                                       v);
         return 0;
     }
+    return 0;
+}
+
+/* --check's own values and FLEET, before the fleet is read. Returns 0 or exit 2. */
+static int parse_check(ports_opts_t *o)
+{
+    fu_ports_check_opts_t *c = &o->check_opts;
+    char *end;
+    c->json = o->json;
+    if (o->timeout && (!fu_duration_parse(o->timeout, &c->timeout_ms) || c->timeout_ms == 0))
+        return fu_cli_usage_error("ports", "--timeout takes seconds above 0 (or 500ms, 1m), "
+                                           "not '%s'", o->timeout);
+    if (o->concurrency) {
+        unsigned long v = strtoul(o->concurrency, &end, 10);
+        if (o->concurrency[0] < '0' || o->concurrency[0] > '9' || *end || v < 1 || v > 100000)
+            return fu_cli_usage_error("ports", "--concurrency takes a whole number from 1 to "
+                                               "100000, not '%s'", o->concurrency);
+        c->concurrency = (uint32_t)v;
+    }
+    if (o->fleet == NULL)
+        return fu_cli_usage_error("ports", "missing FLEET (the fleet file to check)");
     return 0;
 }
 
@@ -155,6 +214,8 @@ static int parse_args(int argc, char **argv, ports_opts_t *o)
             o->json = true;
         else if (strcmp(a, "--seed-table") == 0)
             o->seed_table = true;
+        else if (strcmp(a, "--check") == 0)
+            o->check = true;
         else {
             int rc = parse_value_opt(argc, argv, &i, o, &matched);
             if (rc)
@@ -163,8 +224,17 @@ static int parse_args(int argc, char **argv, ports_opts_t *o)
                 return fu_cli_usage_error("ports", "unknown option '%s'", a);
         }
     }
-    if (o->help || o->seed_table)
+    if (o->help)
         return 0;
+    if ((o->timeout || o->concurrency) && !o->check)
+        return fu_cli_usage_error("ports", "--timeout and --concurrency go with --check");
+    if (o->check && (o->seed_table || o->firewall != FW_NONE))
+        return fu_cli_usage_error("ports", "--check does not combine with --seed-table or "
+                                           "--firewall: it checks the plan against the fleet");
+    if (o->seed_table)
+        return 0;
+    if (o->check)
+        return parse_check(o);
     if (o->fleet == NULL)
         return fu_cli_usage_error("ports", "missing FLEET (the fleet file to read)");
     if (o->json && o->firewall != FW_NONE)
@@ -254,20 +324,28 @@ static json_t *nodes_json(const fu_ports_plan_t *p)
     return a;
 }
 
-static void print_plan_json(const fu_ports_plan_t *p, FILE *out)
+json_t *fu_ports_server_json(const fu_server_ports_t *s)
 {
-    const fu_server_ports_t *s = &p->server;
-    json_t *rows = json_array();
-    for (size_t r = 0; r < p->nrows; r++)
-        json_array_append_new(rows, row_json(&p->rows[r]));
-    json_t *root = json_pack(
-        "{s:{s:i, s:s, s:i, s:s}, s:o, s:o}", "server", "port", (int)s->port, "port_source",
-        fu_port_source_name(s->port_source, false), "ssl_port", (int)s->ssl_port,
-        "ssl_port_source", fu_port_source_name(s->ssl_port_source, true), "rows", rows, "nodes",
-        nodes_json(p));
+    return json_pack("{s:i, s:s, s:i, s:s}", "port", (int)s->port, "port_source",
+                     fu_port_source_name(s->port_source, false), "ssl_port", (int)s->ssl_port,
+                     "ssl_port_source", fu_port_source_name(s->ssl_port_source, true));
+}
+
+void fu_ports_json_print(json_t *root, FILE *out)
+{
     json_dumpf(root, out, JSON_INDENT(2));
     fputc('\n', out);
     json_decref(root);
+}
+
+static void print_plan_json(const fu_ports_plan_t *p, FILE *out)
+{
+    json_t *rows = json_array();
+    for (size_t r = 0; r < p->nrows; r++)
+        json_array_append_new(rows, row_json(&p->rows[r]));
+    fu_ports_json_print(json_pack("{s:o, s:o, s:o}", "server", fu_ports_server_json(&p->server),
+                                  "rows", rows, "nodes", nodes_json(p)),
+                        out);
 }
 
 static void print_seed_json(FILE *out)
@@ -280,10 +358,7 @@ static void print_seed_json(FILE *out)
         json_decref(seed);
         json_array_append_new(a, o);
     }
-    json_t *root = json_pack("{s:o}", "seed", a);
-    json_dumpf(root, out, JSON_INDENT(2));
-    fputc('\n', out);
-    json_decref(root);
+    fu_ports_json_print(json_pack("{s:o}", "seed", a), out);
 }
 
 /* ---- Text ---- */
@@ -404,6 +479,8 @@ static int emit(const fu_ports_plan_t *p, const ports_opts_t *o)
     case FW_NONE:
         break;
     }
+    if (o->check)
+        return fu_ports_check(p, &o->check_opts, stdout);
     if (o->json) {
         print_plan_json(p, stdout);
         return FU_EXIT_OK;

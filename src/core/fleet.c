@@ -100,7 +100,11 @@ const char *fu_phase_name(fu_phase_t p)
 
 const char *fu_node_transport_address(const fu_node_t *n)
 {
-    if (n->transport == FU_TRANSPORT_REDFISH && n->mgmt_address)
+    /* BMCs, and the SSH consoles of enclosures and switches, sit on the management
+     * network; an operating system is reached on its production address. */
+    bool console = n->type == FU_TYPE_OA || n->type == FU_TYPE_VC ||
+                   n->type == FU_TYPE_FC_SWITCH || n->type == FU_TYPE_SAS_SWITCH;
+    if ((n->transport == FU_TRANSPORT_REDFISH || console) && n->mgmt_address)
         return n->mgmt_address;
     return n->address;
 }

@@ -39,7 +39,7 @@ void fu_component_version(const fu_component_t *c, const char *raw, char *out, s
         snprintf(out, outlen, "%s", raw);
 }
 
-static int compare(const fu_component_t *c, const char *installed)
+int fu_component_cmp(const fu_component_t *c, const char *installed)
 {
     char a[256], b[256];
     fu_component_version(c, installed, a, sizeof(a));
@@ -58,7 +58,7 @@ void fu_plan_node(const fu_fleet_t *f, const fu_node_t *n, const fu_inventory_t 
             continue;
         uint64_t bit = 1ull << i;
         const char *have = inv && i < inv->n ? inv->versions[i] : NULL;
-        int cmp = have ? compare(c, have) : -1;
+        int cmp = have ? fu_component_cmp(c, have) : -1;
         if (have == NULL)
             out->missing |= bit;
         if (cmp < 0 || (cmp == 0 && c->rewrite && !resumed) || (cmp > 0 && c->allow_downgrade))
@@ -79,7 +79,7 @@ uint64_t fu_plan_unmet(const fu_fleet_t *f, const fu_plan_t *plan, const fu_inve
         if (!(plan->install & (1ull << i)))
             continue;
         const char *have = inv && i < inv->n ? inv->versions[i] : NULL;
-        if (have == NULL || compare(&f->baseline.components[i], have) != 0)
+        if (have == NULL || fu_component_cmp(&f->baseline.components[i], have) != 0)
             unmet |= 1ull << i;
     }
     return unmet;

@@ -29,6 +29,9 @@ typedef struct {
 bool fu_component_applies(const fu_fleet_t *f, const fu_component_t *c, const fu_node_t *n);
 /* The comparable form of a version: the pattern's group when the component has one. */
 void fu_component_version(const fu_component_t *c, const char *raw, char *out, size_t outlen);
+/* <0, 0, >0 as the installed version is older than, the same as, or newer than the
+ * component's baseline version (both in their comparable form). */
+int fu_component_cmp(const fu_component_t *c, const char *installed);
 /* resumed: the node was caught mid-way by a crash; a component already current is then
  * never installed again, even with rewrite (it may have been rewritten before the crash). */
 void fu_plan_node(const fu_fleet_t *f, const fu_node_t *n, const fu_inventory_t *inv,

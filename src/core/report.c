@@ -204,7 +204,7 @@ static void xml_escaped(FILE *out, const char *s)
     }
 }
 
-static void csv_field(FILE *out, const char *s)
+void fu_csv_field(FILE *out, const char *s)
 {
     if (s == NULL)
         return;
@@ -273,10 +273,10 @@ static void write_csv(const report_t *r, FILE *out)
     fprintf(out, "node,wave,state,phase,attempts,finished_at_ms,reason\n");
     for (uint32_t i = 0; i < r->n; i++) {
         const rnode_t *n = &r->nodes[i];
-        csv_field(out, n->name);
+        fu_csv_field(out, n->name);
         fprintf(out, ",%u,%s,%s,%d,%llu,", n->wave + 1, state_name(n->state), phase_name(n->phase),
                 n->attempts, (unsigned long long)n->at);
-        csv_field(out, n->reason);
+        fu_csv_field(out, n->reason);
         fputc('\n', out);
     }
 }

@@ -17,5 +17,8 @@ int fu_report_write(fu_journal_t *j, int64_t id, fu_report_format_t fmt, FILE *o
 int fu_report_write_path(const char *journal_db, int64_t id, fu_report_format_t fmt, FILE *out,
                          char *err, size_t errlen);
 int fu_report_format_parse(const char *s, fu_report_format_t *out);
+/* One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break;
+ * NULL writes an empty field. */
+void fu_csv_field(FILE *out, const char *s);
 
 #endif

@@ -18,9 +18,9 @@
 
 #include "core/cli.h"
 #include "core/journal.h"
+#include "core/transports_open.h"
 #include "http/service.h"
 #include "transports/redfish.h"
-#include "transports/sim.h"
 
 typedef struct {
     const fu_fleet_t *f;
@@ -39,7 +39,6 @@ typedef struct {
     fu_service_t svc;
     bool svc_on, svc_ready;
     char svc_err[1024], idstr[24];
-    int closing; /* handles and services still closing at the end */
     /* progress */
     uint64_t last_print, start_wall;
     uint32_t last_done;
@@ -61,18 +60,6 @@ static int64_t wall_ms(void)
 
 /* ---- progress ---- */
 
-static void fmt_duration(char *buf, size_t len, uint64_t ms)
-{
-    uint64_t s = ms / 1000;
-    if (s >= 3600)
-        snprintf(buf, len, "%lluh%02llum", (unsigned long long)(s / 3600),
-                 (unsigned long long)(s % 3600 / 60));
-    else if (s >= 60)
-        snprintf(buf, len, "%llum%02llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
-    else
-        snprintf(buf, len, "%llu.%llus", (unsigned long long)s, (unsigned long long)(ms % 1000 / 100));
-}
-
 static void progress(runner_t *r, bool final)
 {
     if (r->o->progress == FU_PROGRESS_NONE)
@@ -86,24 +73,15 @@ static void progress(runner_t *r, bool final)
     double rate = secs > 0 ? ended / secs : 0;
     char eta[32] = "-", el[32];
     if (rate > 0 && ended < st.nodes)
-        fmt_duration(eta, sizeof(eta), (uint64_t)((st.nodes - ended) / rate * 1000));
-    fmt_duration(el, sizeof(el), r->now);
+        fu_cli_duration(eta, sizeof(eta), (uint64_t)((st.nodes - ended) / rate * 1000));
+    fu_cli_duration(el, sizeof(el), r->now);
     char line[256];
     snprintf(line, sizeof(line),
              "wave %u/%u  done %u  failed %u  unreachable %u  in flight %u  pending %u  "
              "%.1f nodes/s  elapsed %s  ETA %s",
              st.current_wave + 1, st.waves, finished, failed, unreach, st.in_flight,
              st.by_state[FU_NS_PENDING], rate, el, eta);
-    if (r->o->progress == FU_PROGRESS_TTY) {
-        fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
-    } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        char ts[32];
-        strftime(ts, sizeof(ts), "%H:%M:%S", localtime_r(&now, &tm));
-        fprintf(stderr, "%s %s\n", ts, line);
-    }
-    fflush(stderr);
+    fu_cli_progress_line(r->o->progress, line, final);
 }
 
 /* ---- hooks from the scheduler ---- */
@@ -325,22 +303,6 @@ static void on_signal(uv_signal_t *h, int signum)
     }
 }
 
-static void closed_one(runner_t *r)
-{
-    if (--r->closing == 0)
-        uv_stop(&r->loop);
-}
-
-static void on_handle_closed(uv_handle_t *h)
-{
-    closed_one(h->data);
-}
-
-static void on_closed_ud(void *ud)
-{
-    closed_one(ud);
-}
-
 /* The end of a real-time run: sessions closed (bounded), downloads in progress given a
  * few seconds, every handle closed, then the loop is empty. */
 static void close_all(runner_t *r)
@@ -348,24 +310,7 @@ static void close_all(runner_t *r)
     uv_handle_t *hs[] = {(uv_handle_t *)&r->drive, (uv_handle_t *)&r->tick,
                          (uv_handle_t *)&r->commit, (uv_handle_t *)&r->sigint,
                          (uv_handle_t *)&r->sigterm};
-    r->closing = 1; /* held until everything below is started */
-    for (size_t k = 0; k < sizeof(hs) / sizeof(hs[0]); k++) {
-        r->closing++;
-        uv_close(hs[k], on_handle_closed);
-    }
-    if (r->tk[FU_TRANSPORT_REDFISH]) {
-        r->closing++;
-        fu_redfish_shutdown(r->tk[FU_TRANSPORT_REDFISH], on_closed_ud, r);
-    }
-    if (r->svc_on) {
-        r->closing++;
-        fu_service_stop(&r->svc, 5000, on_closed_ud, r);
-    }
-    closed_one(r);
-    if (r->closing > 0)
-        uv_run(&r->loop, UV_RUN_DEFAULT);
-    /* Whatever is left (nothing, normally) is closed before the loop goes. */
-    uv_run(&r->loop, UV_RUN_NOWAIT);
+    fu_transports_close_loop(&r->loop, hs, sizeof(hs) / sizeof(hs[0]), r->tk, r->svc_on ? &r->svc : NULL);
 }
 
 static void run_real(runner_t *r)
@@ -395,6 +340,14 @@ static int image_uri(void *ud, uint32_t node, uint32_t c, const char *local, cha
     runner_t *r = ud;
     return fu_service_image_url(&r->svc, &r->f->nodes[node], &r->f->baseline.components[c],
                                 r->idstr, local, buf, len);
+}
+
+static int status_uri(void *ud, uint32_t node, const char *local, char *url, size_t urllen,
+                      char *tok, size_t toklen, char *pin, size_t pinlen)
+{
+    runner_t *r = ud;
+    return fu_service_status_url(&r->svc, &r->f->nodes[node], r->idstr, local, url, urllen, tok,
+                                 toklen, pin, pinlen);
 }
 
 static int package_of(void *ud, uint32_t c, const void **data, size_t *len)
@@ -452,48 +405,24 @@ static int start_service(runner_t *r, char *err, size_t errlen)
     return 0;
 }
 
-static bool needs(const runner_t *r, fu_transport_kind_t k)
-{
-    if (r->o->force_sim)
-        return k == FU_TRANSPORT_SIM;
-    for (uint32_t i = 0; i < r->n; i++)
-        if (r->f->nodes[r->order[i]].transport == k)
-            return true;
-    return false;
-}
-
 static int make_transports(runner_t *r, char *err, size_t errlen)
 {
     const fu_rollout_opts_t *o = r->o;
-    const char *terr = NULL;
-    if (needs(r, FU_TRANSPORT_SIM)) {
-        char world[4096];
-        snprintf(world, sizeof(world), "%s/sim-world.db", o->state_dir ? o->state_dir : ".");
-        r->tk[FU_TRANSPORT_SIM] =
-            fu_sim_new(r->f, &r->timers, o->no_journal || o->sim_in_memory ? NULL : world, &terr);
-        if (r->tk[FU_TRANSPORT_SIM] == NULL) {
-            snprintf(err, errlen, "%s", terr);
-            return -1;
-        }
-    }
-    if (needs(r, FU_TRANSPORT_REDFISH)) {
-        /* The transport first: a bad certificate setting is found before any package is
-         * hashed or any port opened. */
-        fu_redfish_opts_t ro = {.loop = &r->loop, .image_uri = image_uri, .package = package_of,
-                                .ud = r};
-        r->tk[FU_TRANSPORT_REDFISH] = fu_redfish_new(r->f, &ro, &terr);
-        if (r->tk[FU_TRANSPORT_REDFISH] == NULL) {
-            snprintf(err, errlen, "%s", terr);
-            return -1;
-        }
-        if (start_service(r, err, errlen) != 0)
-            return -1;
-    }
-    for (int k = 0; k < FU_TRANSPORT__COUNT; k++)
-        if (r->tk[k]) {
-            r->tk[k]->phase_cb = on_phase;
-            r->tk[k]->ud = r;
-        }
+    char world[4096];
+    snprintf(world, sizeof(world), "%s/sim-world.db", o->state_dir ? o->state_dir : ".");
+    /* The transports first: a bad certificate setting is found before any package is
+     * hashed or any port opened. */
+    fu_transports_opts_t to = {.loop = &r->loop, .timers = &r->timers,
+                               .sim_world = o->no_journal || o->sim_in_memory ? NULL : world,
+                               .force_sim = o->force_sim, .image_uri = image_uri,
+                               .status_uri = status_uri, .package = package_of, .ud = r, .phase_cb = on_phase,
+                               .phase_ud = r};
+    if (fu_transports_open(r->f, r->order, r->n, &to, r->tk, err, errlen) != 0)
+        return -1;
+    /* BMCs and SSH nodes pull packages from the service (or are pushed its mapped
+     * copies), and SSH nodes post their status to it. */
+    if ((r->tk[FU_TRANSPORT_REDFISH] || r->tk[FU_TRANSPORT_SSH]) && start_service(r, err, errlen) != 0)
+        return -1;
     return 0;
 }
 
@@ -583,21 +512,18 @@ static int select_nodes(runner_t *r, char *err, size_t errlen)
     return 0;
 }
 
+/* Real nodes run in real time (a transport this build cannot drive is refused when the
+ * transports are made). */
 static int check_transports(runner_t *r, char *err, size_t errlen)
 {
-    if (r->o->force_sim)
+    if (r->o->force_sim || !r->virtual)
         return 0;
     for (uint32_t i = 0; i < r->n; i++) {
         const fu_node_t *n = &r->f->nodes[r->order[i]];
-        if (n->transport != FU_TRANSPORT_SIM && n->transport != FU_TRANSPORT_REDFISH) {
-            snprintf(err, errlen, "node '%s' uses the %s transport, which this build cannot drive "
-                     "yet (sim and redfish work); pass --transport sim to simulate it",
-                     n->name, fu_transport_name(n->transport));
-            return -1;
-        }
-        if (n->transport == FU_TRANSPORT_REDFISH && r->virtual) {
-            snprintf(err, errlen, "node '%s' is a real BMC (redfish): it runs in real time; drop "
-                     "--virtual-time (or the sim: section's time: virtual)", n->name);
+        if (n->transport == FU_TRANSPORT_REDFISH || n->transport == FU_TRANSPORT_SSH) {
+            snprintf(err, errlen, "node '%s' is a real %s node: it runs in real time; drop "
+                     "--virtual-time (or the sim: section's time: virtual)", n->name,
+                     fu_transport_name(n->transport));
             return -1;
         }
     }

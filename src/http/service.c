@@ -1,6 +1,10 @@
 /* The HTTP/HTTPS service (service.h): the pieces of src/http assembled on one loop. */
 #include "http/service.h"
 
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,30 +120,82 @@ void fu_service_free(fu_service_t *s)
     s->tls = NULL;
 }
 
-int fu_service_image_url(const fu_service_t *s, const fu_node_t *n, const fu_component_t *c,
-                         const char *rollout, const char *local, char *buf, size_t len)
+/* The host a node reaches fleetup at (see fu_service_image_url), or NULL. */
+static const char *node_facing_host(const fu_service_t *s, const char *local)
 {
     const char *host = s->f->server.callback_address;
     if (host == NULL)
-        host = local;
+        host = local && *local ? local : NULL;
     if (host == NULL && s->nbound == 1 && strcmp(s->bound[0], "0.0.0.0") != 0 &&
         strcmp(s->bound[0], "::") != 0)
         host = s->bound[0];
+    return host;
+}
+
+/* scheme://host:port of the service as node n sees it; -1 with a message in buf. */
+static int base_url(const fu_service_t *s, const fu_node_t *n, const char *local, char *buf,
+                    size_t len)
+{
+    const char *host = node_facing_host(s, local);
     if (host == NULL) {
-        snprintf(buf, len, "no address for the node to download from: set server.callback_address "
-                           "in the fleet file");
+        snprintf(buf, len, "no address for the node to reach fleetup at: set "
+                           "server.callback_address in the fleet file");
         return -1;
     }
-    char tok[1024];
-    fu_token_make(&s->secrets, rollout, n->name, tok, sizeof(tok));
     bool https = n->callback_scheme == FU_SCHEME_HTTPS;
     bool v6 = strchr(host, ':') != NULL;
-    int w = snprintf(buf, len, "%s://%s%s%s:%u/pkg/%s?t=%s", https ? "https" : "http",
-                     v6 ? "[" : "", host, v6 ? "]" : "", https ? s->ports.ssl_port : s->ports.port,
-                     c->sha256, tok);
-    if (w < 0 || (size_t)w >= len) {
+    int w = snprintf(buf, len, "%s://%s%s%s:%u", https ? "https" : "http", v6 ? "[" : "", host,
+                     v6 ? "]" : "", https ? s->ports.ssl_port : s->ports.port);
+    return w < 0 || (size_t)w >= len ? -1 : w;
+}
+
+int fu_service_image_url(const fu_service_t *s, const fu_node_t *n, const fu_component_t *c,
+                         const char *rollout, const char *local, char *buf, size_t len)
+{
+    int b = base_url(s, n, local, buf, len);
+    if (b < 0)
+        return -1;
+    char tok[1024];
+    fu_token_make(&s->secrets, rollout, n->name, tok, sizeof(tok));
+    int w = snprintf(buf + b, len - (size_t)b, "/pkg/%s?t=%s", c->sha256, tok);
+    if (w < 0 || (size_t)w >= len - (size_t)b) {
         snprintf(buf, len, "the download URL is too long");
         return -1;
     }
-    return w;
+    return b + w;
+}
+
+int fu_service_status_url(const fu_service_t *s, const fu_node_t *n, const char *rollout,
+                          const char *local, char *url, size_t urllen, char *tok, size_t toklen,
+                          char *pin, size_t pinlen)
+{
+    int b = base_url(s, n, local, url, urllen);
+    if (b < 0)
+        return -1;
+    size_t w = (size_t)b;
+    w += (size_t)snprintf(url + w, w < urllen ? urllen - w : 0, "/cb/%s/", rollout);
+    for (const unsigned char *p = (const unsigned char *)n->name; *p && w + 4 < urllen; p++) {
+        if (isalnum(*p) || strchr("._-~", *p))
+            url[w++] = (char)*p;
+        else
+            w += (size_t)snprintf(url + w, urllen - w, "%%%02X", *p);
+    }
+    if (w + 4 >= urllen) {
+        snprintf(url, urllen, "the status URL is too long");
+        return -1;
+    }
+    url[w] = '\0';
+    fu_token_make(&s->secrets, rollout, n->name, tok, toklen);
+    pin[0] = '\0';
+    X509 *cert = s->tls ? SSL_CTX_get0_certificate(s->tls) : NULL;
+    unsigned char *der = NULL;
+    int dl = cert ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der) : -1;
+    if (dl > 0 && pinlen >= 64) {
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        SHA256(der, (size_t)dl, md);
+        memcpy(pin, "sha256//", 8);
+        EVP_EncodeBlock((unsigned char *)pin + 8, md, SHA256_DIGEST_LENGTH);
+    }
+    OPENSSL_free(der);
+    return 0;
 }

@@ -28,7 +28,7 @@ typedef struct {
     void *ud;
 } fu_service_opts_t;
 
-typedef struct {
+typedef struct fu_service_s {
     uv_loop_t *loop;
     const fu_fleet_t *f;
     fu_service_opts_t o;
@@ -66,5 +66,12 @@ void fu_service_free(fu_service_t *s);
  * reach the node), else the one address listened on. -1 with a message in buf. */
 int fu_service_image_url(const fu_service_t *s, const fu_node_t *n, const fu_component_t *c,
                          const char *rollout, const char *local, char *buf, size_t len);
+
+/* Where node n posts its status (/cb/ROLLOUT/NODE, same host rules), its bearer token,
+ * and the public-key pin of the HTTPS certificate as curl's --pinnedpubkey takes it
+ * ("sha256//BASE64"; empty without TLS). -1 with a message in url. */
+int fu_service_status_url(const fu_service_t *s, const fu_node_t *n, const char *rollout,
+                          const char *local, char *url, size_t urllen, char *tok, size_t toklen,
+                          char *pin, size_t pinlen);
 
 #endif

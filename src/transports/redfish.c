@@ -14,6 +14,7 @@
 
 #include "transports/http_client.h"
 #include "transports/redfish_map.h"
+#include "transports/creds.h"
 
 #define RF_MAX_MEMBERS 512
 #define RF_RETRY_MS 2000      /* between tries while a BMC resets */
@@ -78,10 +79,6 @@ struct rf_node_s {
     char *next_page;       /* Members@odata.nextLink of the collection being read */
 };
 
-typedef struct {
-    char *path, *password;
-} rf_secret_t;
-
 struct rf_s {
     fu_transport_t base;
     fu_redfish_opts_t o;
@@ -95,8 +92,7 @@ struct rf_s {
         SSL_CTX *ctx;
     } cas[16];
     uint32_t ncas;
-    rf_secret_t secrets[16];
-    uint32_t nsecrets;
+    fu_creds_t creds;
     void (*shutdown_done)(void *);
     void *shutdown_ud;
     bool shutting_down;
@@ -162,28 +158,13 @@ static void fail(rf_node_t *n, bool unreachable, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* BMCs quote the ImageURI back in their messages; its ?t= is this node's download
  * token, which must not reach the journal or a report. */
-static void redact_tokens(char *s)
-{
-    for (char *p = s; (p = strstr(p, "t=")) != NULL; p += 2) {
-        if (p == s || (p[-1] != '?' && p[-1] != '&'))
-            continue;
-        char *e = p + 2;
-        while (*e && !strchr(" \t\"'&<>)", *e))
-            e++;
-        if (e - (p + 2) > 3) {
-            memmove(p + 5, e, strlen(e) + 1);
-            memcpy(p + 2, "***", 3);
-        }
-    }
-}
-
 static void fail(rf_node_t *n, bool unreachable, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(n->rf->err, sizeof(n->rf->err), fmt, ap);
     va_end(ap);
-    redact_tokens(n->rf->err);
+    fu_redact_tokens(n->rf->err);
     phase_end(n, n->rf->err, unreachable, NULL);
 }
 
@@ -318,49 +299,6 @@ static bool relogin(rf_node_t *n, const fu_hc_response_t *res)
 
 /* ---- session: service root, login, update service ---- */
 
-static const char *password_of(rf_t *rf, const fu_node_t *fn, const char **err)
-{
-    if (fn->password_inline)
-        return fn->password_inline;
-    if (fn->password_env) {
-        const char *p = getenv(fn->password_env);
-        if (p == NULL)
-            *err = "the environment variable named by password_env is not set";
-        return p;
-    }
-    if (fn->password_file) {
-        for (uint32_t i = 0; i < rf->nsecrets; i++)
-            if (strcmp(rf->secrets[i].path, fn->password_file) == 0)
-                return rf->secrets[i].password;
-        FILE *fp = fopen(fn->password_file, "r");
-        char buf[512];
-        if (fp == NULL) {
-            *err = "cannot read the password_file";
-            return NULL;
-        }
-        size_t len = fread(buf, 1, sizeof(buf), fp);
-        fclose(fp);
-        if (len == sizeof(buf)) {
-            OPENSSL_cleanse(buf, sizeof(buf));
-            *err = "the password_file is longer than 511 bytes";
-            return NULL;
-        }
-        buf[len] = '\0';
-        buf[strcspn(buf, "\r\n")] = '\0';
-        char *p = strdup(buf);
-        OPENSSL_cleanse(buf, sizeof(buf));
-        if (rf->nsecrets == 16) { /* most fleets use one file for all their BMCs */
-            OPENSSL_cleanse(p, strlen(p));
-            free(p);
-            *err = "more than 16 different password_file values in one rollout";
-            return NULL;
-        }
-        rf->secrets[rf->nsecrets++] = (rf_secret_t){strdup(fn->password_file), p};
-        return p;
-    }
-    *err = "no password: set password_env or password_file for this BMC";
-    return NULL;
-}
 
 static void k_root(rf_node_t *n, const fu_hc_response_t *res, json_t *j);
 static void k_session(rf_node_t *n, const fu_hc_response_t *res, json_t *j);
@@ -432,7 +370,7 @@ static void k_root(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
     set_str(&n->sessions, sess ? path_of(sess) : "/redfish/v1/SessionService/Sessions");
     const fu_node_t *fn = fnode(n);
     const char *perr = NULL;
-    const char *pw = password_of(n->rf, fn, &perr);
+    const char *pw = fu_cred_password(&n->rf->creds, fn, &perr);
     if (fn->user == NULL) {
         fail(n, false, "auth: no user for the Redfish login: set 'user' (ansible_user) for %s",
              fn->name);
@@ -449,7 +387,7 @@ static void k_root(rf_node_t *n, const fu_hc_response_t *res, json_t *j)
 static void basic_auth(rf_node_t *n)
 {
     const char *perr = NULL;
-    const char *pw = password_of(n->rf, fnode(n), &perr);
+    const char *pw = fu_cred_password(&n->rf->creds, fnode(n), &perr);
     char plain[768], b64[1100];
     int len = snprintf(plain, sizeof(plain), "%s:%s", fnode(n)->user, pw ? pw : "");
     if (len < 0 || (size_t)len >= sizeof(plain))
@@ -1390,11 +1328,7 @@ static void rf_destroy(fu_transport_t *t)
         free(rf->cas[i].path);
         SSL_CTX_free(rf->cas[i].ctx);
     }
-    for (uint32_t i = 0; i < rf->nsecrets; i++) {
-        OPENSSL_cleanse(rf->secrets[i].password, strlen(rf->secrets[i].password));
-        free(rf->secrets[i].password);
-        free(rf->secrets[i].path);
-    }
+    fu_creds_free(&rf->creds);
     free(rf);
 }
 

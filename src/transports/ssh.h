@@ -36,7 +36,8 @@ fu_transport_t *fu_ssh_new(const fu_fleet_t *f, const fu_ssh_opts_t *o, const ch
  * transport is left on the loop. Then destroy frees it. */
 void fu_ssh_shutdown(fu_transport_t *t, void (*done)(void *ud), void *ud);
 
-/* Runs the agent with args (e.g. "reach 10.0.0.1 63001") on a connected node, stdin_data
+/* Runs the agent with args (e.g. "reach 10.0.0.1 63001"; the caller keeps them shell-safe:
+ * they reach the node's shell as written) on the node, connecting first if needed, stdin_data
  * as its standard input. cb gets the exit status (-1 when the command did not run), the
  * captured stdout and err (NULL when it ran). One command at a time per node. */
 typedef void (*fu_ssh_run_cb)(void *ud, uint32_t node, int status, const char *out,

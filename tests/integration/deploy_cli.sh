@@ -28,8 +28,9 @@ YML
 expect 2 "$FU" deploy "$work/badpolicy.yml" --state-dir "$work/st0"
 contains "$work/err" "badpolicy.yml:5:14: error: a wave size '0%' must be a percentage above 0% and at most 100%"
 [ -e "$work/st0" ] && bad "a refused deploy created its state directory" || ok
-expect 2 "$FU" deploy "$SRC/inventories/lab.yml" --state-dir "$work/st0"
-contains "$work/err" "uses the ssh transport, which this build cannot drive yet"
+printf 'fleetup: 1\nnodes:\n  a: {transport: local}\n' >"$work/local.yml"
+expect 2 "$FU" deploy "$work/local.yml" --state-dir "$work/st0"
+contains "$work/err" "uses the local transport, which this build cannot drive yet"
 expect 2 "$FU" deploy --resume 7 --state-dir "$work/st0"
 expect 2 "$FU" history --state-dir "$work/nowhere"
 contains "$work/err" "no journal"
