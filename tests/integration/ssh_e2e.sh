@@ -216,4 +216,35 @@ text = open(sys.argv[1]).read()
 assert not re.search(r"[?&]t=[A-Za-z0-9_.-]{8,}", text), "token in report"
 PY
 
+# ---- 4. host keys and ssh-agent, through 'fleetup inventory' ----
+# accept-new: an empty known_hosts gets every node, in the form ssh writes; strict then
+# accepts them; a node missing from the file is refused with the line to add.
+fleet hk "  k[1:3]:
+    address: 127.1.0.[1:3]"
+sed -i "s|known_hosts: .*|known_hosts: $work/new_known_hosts|" "$work/hk.yml"
+expect 1 "$FU" inventory "$work/hk.yml" --progress none
+contains "$work/out" "is not in $work/new_known_hosts: add it (ssh-keyscan -p $PORT 127.1.0.1 >> $work/new_known_hosts)"
+sed -i "s|^defaults:|defaults:\n  host_key_check: accept-new|" "$work/hk.yml"
+expect 0 "$FU" inventory "$work/hk.yml" --progress none
+check "accept-new: lines added" "$(grep -c "^\[127.1.0.[1-3]\]:$PORT ssh-ed25519 " "$work/new_known_hosts")" 3
+sed -i "s|host_key_check: accept-new|host_key_check: strict|" "$work/hk.yml"
+expect 0 "$FU" inventory "$work/hk.yml" --progress none
+# off: a wrong key is not looked at (node 22's line is the wrong one since part 3).
+fleet hk2 "  hostkey: {address: 127.1.0.22, host_key_check: 'off'}"
+expect 0 "$FU" inventory "$work/hk2.yml" --progress none
+# ssh-agent: no key_file, the key held by an agent this test starts (killed at the end).
+if command -v ssh-agent >/dev/null 2>&1 && command -v ssh-add >/dev/null 2>&1; then
+    eval "$(ssh-agent -s -t 300)" >/dev/null
+    ssh-add -q "$H/ssh/id_ed25519" 2>/dev/null
+    fleet ag "  a[1:2]:
+    address: 127.1.0.[1:2]
+    ssh_agent: true"
+    sed -i "/key_file:/d" "$work/ag.yml"
+    expect 0 "$FU" inventory "$work/ag.yml" --progress none
+    ssh-add -D -q 2>/dev/null
+    expect 1 "$FU" inventory "$work/ag.yml" --progress none
+    contains "$work/out" "tried: ssh-agent"
+    kill "$SSH_AGENT_PID" 2>/dev/null
+fi
+
 finish ssh_e2e
