@@ -312,6 +312,27 @@ static void on_phase(void *ud, uint32_t node, fu_phase_t ph, const char *err,
     }
 }
 
+/* The transport began the phase only now (after a shared handshake slot): its timeout,
+ * or with --timeout the node's whole allowance, starts again from now. */
+static void on_started(void *ud, uint32_t node, fu_phase_t ph)
+{
+    inv_t *r = ud;
+    uint32_t i = node < r->f->nnodes ? r->rev[node] : UINT32_MAX;
+    if (i == UINT32_MAX)
+        return;
+    inode_t *n = &r->nodes[i];
+    if (n->state != (ph == FU_PHASE_CONNECT ? N_CONNECT : N_INVENTORY))
+        return;
+    uint64_t now = now_ms(r), delay = r->phase_ms[ph == FU_PHASE_INVENTORY];
+    if (r->a->timeout_ms) {
+        n->deadline = now + r->a->timeout_ms;
+        delay = r->a->timeout_ms;
+    }
+    n->token++; /* the first timer is stale now */
+    fu_timers_add(&r->timers, delay, on_timeout, r, i, n->token);
+    kick(r);
+}
+
 /* ---- the loop ---- */
 
 static void progress(inv_t *r, bool final)
@@ -880,7 +901,7 @@ static int setup(inv_t *r, const fu_fleet_t *f, const inv_args_t *a, char *err, 
     for (uint32_t i = 0; i < r->n; i++)
         r->order[i] = r->nodes[i].node;
     fu_transports_opts_t to = {.loop = &r->loop, .timers = &r->timers, .force_sim = a->sim,
-                               .phase_cb = on_phase, .phase_ud = r};
+                               .phase_cb = on_phase, .started_cb = on_started, .phase_ud = r};
     return fu_transports_open(f, r->order, r->n, &to, r->tk, err, errlen);
 }
 

@@ -177,6 +177,16 @@ static void on_phase(void *ud, uint32_t node, fu_phase_t ph, const char *err,
     fu_sched_phase_done(r->s, i, ph, inv, res && res->reboot_needed, r->now);
 }
 
+static void on_started(void *ud, uint32_t node, fu_phase_t ph)
+{
+    runner_t *r = ud;
+    uint32_t i = r->rev[node];
+    if (i == UINT32_MAX || r->crashed)
+        return;
+    kick(r); /* reads the clock */
+    fu_sched_phase_started(r->s, i, ph, r->now);
+}
+
 /* ---- one turn ---- */
 
 static bool finished(runner_t *r)
@@ -415,8 +425,8 @@ static int make_transports(runner_t *r, char *err, size_t errlen)
     fu_transports_opts_t to = {.loop = &r->loop, .timers = &r->timers,
                                .sim_world = o->no_journal || o->sim_in_memory ? NULL : world,
                                .force_sim = o->force_sim, .image_uri = image_uri,
-                               .status_uri = status_uri, .package = package_of, .ud = r, .phase_cb = on_phase,
-                               .phase_ud = r};
+                               .status_uri = status_uri, .package = package_of, .ud = r,
+                               .phase_cb = on_phase, .started_cb = on_started, .phase_ud = r};
     if (fu_transports_open(r->f, r->order, r->n, &to, r->tk, err, errlen) != 0)
         return -1;
     /* BMCs and SSH nodes pull packages from the service (or are pushed its mapped

@@ -509,6 +509,20 @@ void fu_sched_phase_failed(fu_sched_t *s, uint32_t i, fu_phase_t ph, const char 
     finish_node(s, i, unreachable ? FU_NS_UNREACHABLE : FU_NS_FAILED, why);
 }
 
+void fu_sched_phase_started(fu_sched_t *s, uint32_t i, fu_phase_t ph, uint64_t now)
+{
+    if (i >= s->n)
+        return;
+    fu_sched_node_t *n = &s->nodes[i];
+    if (n->state != FU_NS_ACTIVE || n->phase != ph)
+        return;
+    /* A new seq makes the first timer stale; the ring stays in deadline order because
+     * every phase's timeout is one length and now never goes back. */
+    n->seq++;
+    timer_t_ t = {now + s->p->timeout_ms[ph], i, n->seq};
+    ring_push(&s->timeouts[ph], &t);
+}
+
 /* ---- time ---- */
 
 static void expire_timeouts(fu_sched_t *s, uint64_t now)

@@ -69,6 +69,7 @@ int fu_transports_open(const fu_fleet_t *f, const uint32_t *nodes, uint32_t n,
             return -1;
         }
         tk[k]->phase_cb = o->phase_cb;
+        tk[k]->started_cb = o->started_cb;
         tk[k]->ud = o->phase_ud;
     }
     return 0;

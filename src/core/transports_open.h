@@ -25,6 +25,7 @@ typedef struct {
     int (*package)(void *ud, uint32_t component, const void **data, size_t *len);
     void *ud; /* for the three above */
     fu_phase_cb phase_cb;
+    fu_started_cb started_cb; /* optional, see transport.h */
     void *phase_ud;
 } fu_transports_opts_t;
 

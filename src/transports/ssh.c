@@ -766,7 +766,11 @@ static void begin_connect(sn_t *n)
 
 static void on_slot(uv_timer_t *h)
 {
-    begin_connect(h->data);
+    sn_t *n = h->data;
+    fu_transport_t *t = &n->s->base;
+    if (t->started_cb && n->running && !n->run_cb)
+        t->started_cb(t->ud, n->idx, n->phase);
+    begin_connect(n);
 }
 
 /* Connects (when not connected) and then runs k. Connecting holds one of the

@@ -28,6 +28,10 @@ typedef void (*fu_phase_cb)(void *ud, uint32_t node, fu_phase_t phase, const cha
                             const fu_phase_result_t *res);
 typedef void (*fu_progress_cb)(void *ud, uint32_t node, fu_phase_t phase, int percent,
                                const char *message);
+/* Optional: a phase that waited inside the transport (the SSH driver's handshake slots,
+ * shared by every node) has begun its own work now; the caller's timeout for the phase
+ * counts from here, since the wait was not the node's doing. */
+typedef void (*fu_started_cb)(void *ud, uint32_t node, fu_phase_t phase);
 
 typedef struct fu_transport_s fu_transport_t;
 
@@ -54,6 +58,7 @@ struct fu_transport_s {
     fu_timers_t *timers;
     fu_phase_cb phase_cb;
     fu_progress_cb progress_cb;
+    fu_started_cb started_cb;
     void *ud;
 };
 
