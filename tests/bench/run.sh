@@ -3,7 +3,8 @@
 #   tests/bench/run.sh BUILD_DIR
 # Each script gets the build directory (absolute) as its only argument, prints its own
 # table and updates its section of docs/benchmarks.md. A script that runs longer than
-# BENCH_TIMEOUT seconds (default 900) is stopped and counts as failed.
+# BENCH_TIMEOUT seconds (default: the script's "# bench-timeout: N" line, else 900) is
+# stopped and counts as failed.
 #   BENCH_ONLY=fleet_load tests/bench/run.sh build    runs only bench_fleet_load.sh
 # Exit status: 0 when every benchmark succeeded, 1 otherwise, 2 on bad usage.
 set -eu
@@ -18,7 +19,6 @@ case "$1" in -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esa
 [ -d "$1" ] || { echo "run.sh: build directory '$1' does not exist; run 'make build' first" >&2; exit 2; }
 build=$(cd "$1" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-limit=${BENCH_TIMEOUT:-900}
 
 command -v timeout >/dev/null 2>&1 ||
     { echo "run.sh: 'timeout' (coreutils) is missing" >&2; exit 2; }
@@ -34,6 +34,9 @@ for script in "$here"/bench_*.sh; do
         continue
     fi
     ran=$((ran + 1))
+    # A script may ask for more time than the default: a "# bench-timeout: SECONDS" line.
+    limit=${BENCH_TIMEOUT:-$(sed -n 's/^# bench-timeout: \([0-9][0-9]*\)$/\1/p' "$script" | head -n 1)}
+    limit=${limit:-900}
     echo "== bench $name (limit ${limit}s)"
     t0=$(date +%s)
     rc=0
