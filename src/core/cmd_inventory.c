@@ -312,9 +312,10 @@ static void on_phase(void *ud, uint32_t node, fu_phase_t ph, const char *err,
     }
 }
 
-/* The transport began the phase only now (after a shared handshake slot): its timeout,
- * or with --timeout the node's whole allowance, starts again from now. */
-static void on_started(void *ud, uint32_t node, fu_phase_t ph)
+/* The transport waits for a handshake slot every node shares (the node's timeout
+ * stops), or began the phase only now: its timeout, or with --timeout the node's whole
+ * allowance, starts again from now. */
+static void on_started(void *ud, uint32_t node, fu_phase_t ph, bool waiting)
 {
     inv_t *r = ud;
     uint32_t i = node < r->f->nnodes ? r->rev[node] : UINT32_MAX;
@@ -329,6 +330,8 @@ static void on_started(void *ud, uint32_t node, fu_phase_t ph)
         delay = r->a->timeout_ms;
     }
     n->token++; /* the first timer is stale now */
+    if (waiting)
+        return;
     fu_timers_add(&r->timers, delay, on_timeout, r, i, n->token);
     kick(r);
 }

@@ -177,14 +177,14 @@ static void on_phase(void *ud, uint32_t node, fu_phase_t ph, const char *err,
     fu_sched_phase_done(r->s, i, ph, inv, res && res->reboot_needed, r->now);
 }
 
-static void on_started(void *ud, uint32_t node, fu_phase_t ph)
+static void on_started(void *ud, uint32_t node, fu_phase_t ph, bool waiting)
 {
     runner_t *r = ud;
     uint32_t i = r->rev[node];
     if (i == UINT32_MAX || r->crashed)
         return;
     kick(r); /* reads the clock */
-    fu_sched_phase_started(r->s, i, ph, r->now);
+    fu_sched_phase_started(r->s, i, ph, r->now, waiting);
 }
 
 /* ---- one turn ---- */

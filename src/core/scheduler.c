@@ -509,7 +509,8 @@ void fu_sched_phase_failed(fu_sched_t *s, uint32_t i, fu_phase_t ph, const char 
     finish_node(s, i, unreachable ? FU_NS_UNREACHABLE : FU_NS_FAILED, why);
 }
 
-void fu_sched_phase_started(fu_sched_t *s, uint32_t i, fu_phase_t ph, uint64_t now)
+void fu_sched_phase_started(fu_sched_t *s, uint32_t i, fu_phase_t ph, uint64_t now,
+                            bool waiting)
 {
     if (i >= s->n)
         return;
@@ -519,6 +520,8 @@ void fu_sched_phase_started(fu_sched_t *s, uint32_t i, fu_phase_t ph, uint64_t n
     /* A new seq makes the first timer stale; the ring stays in deadline order because
      * every phase's timeout is one length and now never goes back. */
     n->seq++;
+    if (waiting)
+        return; /* no deadline until it begins */
     timer_t_ t = {now + s->p->timeout_ms[ph], i, n->seq};
     ring_push(&s->timeouts[ph], &t);
 }

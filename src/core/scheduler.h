@@ -82,9 +82,10 @@ void fu_sched_run(fu_sched_t *s, uint64_t now);
 /* Results from the transport. inv is the inventory for FU_SP_INVENTORY/VERIFY. */
 void fu_sched_phase_done(fu_sched_t *s, uint32_t node, fu_phase_t phase,
                          const fu_inventory_t *inv, bool reboot_needed, uint64_t now);
-/* The transport began the node's running phase only now (it waited for a shared slot):
- * the phase's timeout starts again from now. */
-void fu_sched_phase_started(fu_sched_t *s, uint32_t node, fu_phase_t phase, uint64_t now);
+/* The transport holds the node's running phase waiting for a slot every node shares
+ * (waiting: its timeout stops), or began it only now (its timeout starts from now). */
+void fu_sched_phase_started(fu_sched_t *s, uint32_t node, fu_phase_t phase, uint64_t now,
+                            bool waiting);
 void fu_sched_phase_failed(fu_sched_t *s, uint32_t node, fu_phase_t phase,
                            const char *reason, bool unreachable, uint64_t now);
 

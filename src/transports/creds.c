@@ -54,8 +54,7 @@ static const char *first_line(fu_creds_t *s, const char *path, const char **err)
     if (v == NULL)
         return NULL;
     char *w = s->files[s->n - 1].value;
-    w[strcspn(w, "\r\n")] = '\0';
-    s->files[s->n - 1].len = strlen(w);
+    w[strcspn(w, "\r\n")] = '\0'; /* len stays the file's: all of it is wiped at the end */
     return w;
 }
 

@@ -13,6 +13,7 @@
 #include <libssh2.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pwd.h>
@@ -33,9 +34,8 @@
 #define SSH_MAX_OUT (8u << 20)  /* an agent's stdout kept (inventory JSON with fwupd) */
 #define SSH_MAX_ERR (64u << 10) /* its stderr */
 #define SSH_MAX_KEY (64u << 10) /* a private key file */
-#define SSH_CLOSE_MS 3000
-#define SSH_LOG_LINES 20
 #define SSH_AGENT_MISSING 121 /* exit status of a command that found no agent */
+#define SSH_AGENT_UNSAFE 122  /* ... or an agent folder that is not the user's own */
 #define SSH_REBOOT_WAIT_MS 300000
 #define SSH_REBOOT_RETRY_MS 5000
 
@@ -55,6 +55,14 @@ typedef struct {
     ssh_t *s;
 } conn_t;
 
+/* A name lookup: its own allocation, since a lookup already running in the thread pool
+ * cannot be cancelled; the node lets go of it (n = NULL) and the callback frees it. */
+typedef struct gai_s {
+    uv_getaddrinfo_t req;
+    sn_t *n;
+    struct ssh_s *s;
+} gai_t;
+
 typedef enum { CS_NONE, CS_RESOLVE, CS_CONNECT, CS_QUEUED, CS_HANDSHAKE, CS_AUTH, CS_READY } conn_state_t;
 typedef enum { EX_NONE, EX_OPEN, EX_EXEC, EX_WRITE, EX_EOF, EX_READ, EX_CLOSE, EX_WAIT, EX_FREE } exec_state_t;
 
@@ -69,8 +77,7 @@ struct sn_s {
     conn_t *c;
     conn_state_t cs;
     uv_timer_t timer;
-    uv_getaddrinfo_t gai;
-    bool gai_busy;
+    struct gai_s *gai; /* the name lookup in flight, or NULL */
     bool hs_slot; /* holds one of the handshake slots */
     sn_t *qnext;  /* the queue for a handshake slot */
     sn_step after_connect;
@@ -111,6 +118,8 @@ struct sn_s {
     uint64_t reboot_until;
     char boot_id[64];
     bool rebooting;
+    bool fatal; /* a host key or auth refusal: waiting for a reboot will not mend it */
+    bool reopened; /* the exec in flight already reconnected once */
     /* fu_ssh_agent_run: its callback instead of a phase result */
     fu_ssh_run_cb run_cb;
     void *run_ud;
@@ -145,6 +154,7 @@ struct ssh_s {
 
 static void drive(sn_t *n);
 static void exec_step(sn_t *n);
+static void with_connection(sn_t *n, void (*k)(sn_t *n));
 static void on_timeout(uv_timer_t *h);
 static void detach(sn_t *n, bool graceful);
 
@@ -227,10 +237,12 @@ static void fail_soft(sn_t *n, const char *fmt, ...) __attribute__((format(print
  * answer): the connection stays for the next phase. Tokens quoted back are masked. */
 static void fail_soft(sn_t *n, const char *fmt, ...)
 {
+    char msg[sizeof(n->errbuf)]; /* an argument may be errbuf itself */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(n->errbuf, sizeof(n->errbuf), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    memcpy(n->errbuf, msg, sizeof(msg));
     fu_redact_tokens(n->errbuf);
     phase_end(n, n->errbuf, false, false);
 }
@@ -238,12 +250,14 @@ static void fail_soft(sn_t *n, const char *fmt, ...)
 /* A failure: the connection is dropped (its state is unknown), then the result. */
 static void fail(sn_t *n, bool unreachable, const char *fmt, ...)
 {
+    char msg[sizeof(n->errbuf)]; /* an argument may be errbuf itself */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(n->errbuf, sizeof(n->errbuf), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    memcpy(n->errbuf, msg, sizeof(msg));
     fu_redact_tokens(n->errbuf);
-    if (n->rebooting) { /* a node on its way down or up */
+    if (n->rebooting && !n->fatal) { /* a node on its way down or up */
         reboot_connect_failed(n);
         return;
     }
@@ -286,17 +300,23 @@ static void wait_io(sn_t *n)
     want(n->c, ev);
 }
 
+/* One of the things shutdown waits for (a connection, a node's timer, a lookup) is gone. */
+static void handle_gone(ssh_t *s)
+{
+    if (--s->handles == 0 && s->shutting_down && s->shutdown_done) {
+        void (*done)(void *) = s->shutdown_done;
+        s->shutdown_done = NULL;
+        done(s->shutdown_ud);
+    }
+}
+
 static void on_conn_closed(uv_handle_t *h)
 {
     conn_t *c = h->data;
     ssh_t *s = c->s;
     close(c->fd);
     free(c);
-    if (--s->handles == 0 && s->shutting_down && s->shutdown_done) {
-        void (*done)(void *) = s->shutdown_done;
-        s->shutdown_done = NULL;
-        done(s->shutdown_ud);
-    }
+    handle_gone(s);
 }
 
 static void release_slot(sn_t *n);
@@ -307,9 +327,10 @@ static void release_slot(sn_t *n);
 static void detach(sn_t *n, bool graceful)
 {
     release_slot(n);
-    if (n->gai_busy) {
-        uv_cancel((uv_req_t *)&n->gai); /* its callback sees the token moved on */
-        n->gai_busy = false;
+    if (n->gai) {
+        n->gai->n = NULL; /* its callback frees it */
+        uv_cancel((uv_req_t *)&n->gai->req);
+        n->gai = NULL;
     }
     if (n->agent) {
         libssh2_agent_disconnect(n->agent);
@@ -474,10 +495,12 @@ static bool check_host_key(sn_t *n)
     case FU_KH_MATCH:
         return true;
     case FU_KH_REVOKED:
+        n->fatal = true;
         fail(n, false, "host key of %s (%s %s) is marked @revoked in %s:%u", name, tn, fp, k->path,
              line);
         return false;
     case FU_KH_MISMATCH:
+        n->fatal = true;
         fail(n, false, "host key mismatch for %s: the server offers %s %s, which is not the key "
              "recorded in %s:%u; if the node was reinstalled, remove that line "
              "(ssh-keygen -R '%s' -f %s)", name, tn, fp, k->path, line, name, k->path);
@@ -486,6 +509,7 @@ static bool check_host_key(sn_t *n)
         break;
     }
     if (fn->host_key_check == FU_HOSTKEY_STRICT) {
+        n->fatal = true;
         fail(n, false, "host key of %s (%s %s) is not in %s: add it (ssh-keyscan -p %u %s >> %s) "
              "or set host_key_check: accept-new", name, tn, fp, k->path, port_of(fn), host_of(fn),
              k->path);
@@ -600,6 +624,7 @@ static int auth_step(sn_t *n)
         return 1;
     }
     default:
+        n->fatal = true;
         fail(n, false, "auth: permission denied for user %s (tried: %s)", user,
              n->tried[0] ? n->tried : "nothing: set key_file, ssh_agent or password_env");
         return -1;
@@ -720,14 +745,21 @@ static void open_socket(sn_t *n, const struct sockaddr *sa, socklen_t salen)
     want(c, UV_WRITABLE);
 }
 
+static void handle_gone(ssh_t *s);
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
 {
-    sn_t *n = req->data;
-    if (!n->gai_busy) { /* cancelled */
+    gai_t *g = req->data;
+    sn_t *n = g->n;
+    ssh_t *s = g->s;
+    free(g);
+    if (n == NULL) { /* the node gave up on it */
         uv_freeaddrinfo(ai);
+        handle_gone(s);
         return;
     }
-    n->gai_busy = false;
+    s->handles--;
+    n->gai = NULL;
     if (status != 0 || ai == NULL) {
         uv_freeaddrinfo(ai);
         fail(n, true, "cannot resolve %s: %s", host_of(fnode(n)), uv_strerror(status));
@@ -753,14 +785,23 @@ static void begin_connect(sn_t *n)
         struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
         char port[8];
         snprintf(port, sizeof(port), "%u", port_of(fn));
-        n->gai.data = n;
-        n->cs = CS_RESOLVE;
-        n->gai_busy = true;
-        int rc = uv_getaddrinfo(n->s->o.loop, &n->gai, on_resolved, h, port, &hints);
-        if (rc != 0) {
-            n->gai_busy = false;
-            fail(n, true, "cannot resolve %s: %s", h, uv_strerror(rc));
+        gai_t *g = calloc(1, sizeof(*g));
+        if (g == NULL) {
+            fail(n, false, "out of memory");
+            return;
         }
+        g->n = n;
+        g->s = n->s;
+        g->req.data = g;
+        n->cs = CS_RESOLVE;
+        int rc = uv_getaddrinfo(n->s->o.loop, &g->req, on_resolved, h, port, &hints);
+        if (rc != 0) {
+            free(g);
+            fail(n, true, "cannot resolve %s: %s", h, uv_strerror(rc));
+            return;
+        }
+        n->gai = g;
+        n->s->handles++; /* shutdown waits for the lookup's callback */
     }
 }
 
@@ -768,8 +809,8 @@ static void on_slot(uv_timer_t *h)
 {
     sn_t *n = h->data;
     fu_transport_t *t = &n->s->base;
-    if (t->started_cb && n->running && !n->run_cb)
-        t->started_cb(t->ud, n->idx, n->phase);
+    if (t->started_cb && n->running && !n->run_cb && !n->rebooting)
+        t->started_cb(t->ud, n->idx, n->phase, false);
     begin_connect(n);
 }
 
@@ -787,6 +828,9 @@ static void with_connection(sn_t *n, sn_step k)
     if (s->handshaking >= s->o.max_handshakes) {
         n->cs = CS_QUEUED; /* no timer: the wait is not the node's fault */
         uv_timer_stop(&n->timer);
+        fu_transport_t *t = &s->base;
+        if (t->started_cb && n->running && !n->run_cb && !n->rebooting)
+            t->started_cb(t->ud, n->idx, n->phase, true);
         if (s->qtail)
             s->qtail->qnext = n;
         else
@@ -857,6 +901,8 @@ static void buf_add(char **b, size_t *len, size_t *cap, size_t max, const char *
 static void exec_reset(sn_t *n)
 {
     free(n->cmd);
+    if (n->hdr) /* it may hold the node's token */
+        OPENSSL_cleanse(n->hdr, n->hdrlen);
     free(n->hdr);
     n->cmd = n->hdr = NULL;
     n->body = NULL;
@@ -881,6 +927,7 @@ static void exec_start(sn_t *n, char *cmd, char *hdr, size_t hdrlen, const void 
     n->body = body;
     n->bodylen = bodylen;
     n->exec_done = done;
+    n->reopened = false;
     n->ex = EX_OPEN;
     arm(n, n->s->o.exec_timeout_ms);
     exec_step(n);
@@ -927,6 +974,13 @@ static void lost(sn_t *n)
          fnode(n)->name, sent, ssh_error(n));
 }
 
+static void reopen(sn_t *n)
+{
+    n->ex = EX_OPEN;
+    arm(n, n->s->o.exec_timeout_ms);
+    exec_step(n);
+}
+
 static void exec_step(sn_t *n)
 {
     for (;;) {
@@ -936,8 +990,18 @@ static void exec_step(sn_t *n)
         case EX_OPEN:
             n->ch = libssh2_channel_open_session(sess);
             if (n->ch == NULL) {
-                if (libssh2_session_last_errno(sess) == LIBSSH2_ERROR_EAGAIN)
+                int e = libssh2_session_last_errno(sess);
+                if (e == LIBSSH2_ERROR_EAGAIN)
                     goto wait;
+                if (!n->reopened && (e == LIBSSH2_ERROR_SOCKET_SEND || e == LIBSSH2_ERROR_SOCKET_RECV ||
+                                     e == LIBSSH2_ERROR_SOCKET_DISCONNECT)) {
+                    /* An idle session died (sshd restarted, a NAT forgot it): once, a
+                     * new connection, and the same command on it. */
+                    n->reopened = true;
+                    detach(n, false);
+                    with_connection(n, reopen);
+                    return;
+                }
                 fail(n, false, "cannot open a channel on %s: %s", fnode(n)->name, ssh_error(n));
                 return;
             }
@@ -960,8 +1024,14 @@ static void exec_step(sn_t *n)
                                                      : (const char *)n->body + (n->inoff - n->hdrlen);
                 size_t left = n->inoff < n->hdrlen ? n->hdrlen - n->inoff : total - n->inoff;
                 ssize_t w = libssh2_channel_write(n->ch, p, left > 65536 ? 65536 : left);
+                if (w == 0)
+                    w = LIBSSH2_ERROR_EAGAIN; /* no window yet */
+                if (w == LIBSSH2_ERROR_EAGAIN &&
+                    (libssh2_session_block_directions(sess) & LIBSSH2_SESSION_BLOCK_OUTBOUND))
+                    goto wait; /* a packet is half-sent: nothing else may be sent first */
                 if (w == LIBSSH2_ERROR_EAGAIN) {
-                    /* Read what the command says meanwhile: its output window must not fill. */
+                    /* Waiting for window: read what the command says meanwhile, so that
+                     * its output window does not fill and both sides wait forever. */
                     char buf[4096];
                     ssize_t r = libssh2_channel_read(n->ch, buf, sizeof(buf));
                     if (r > 0) {
@@ -1073,30 +1143,40 @@ static void drive(sn_t *n)
 
 /* ---- the agent ---- */
 
-/* The command that runs the agent with args, or says it is missing (exit 121). */
+/* The command that runs the agent with args, or says it is missing (exit 121). The
+ * folder and the file must be this user's and no links: /var/tmp is writable by all,
+ * and a planted agent-HASH.sh would run as this (often root) user (exit 122). */
 static char *agent_cmd(ssh_t *s, const char *args)
 {
     char *cmd = NULL;
-    if (asprintf(&cmd, "f=\"${FLEETUP_DIR:-/var/tmp/fleetup}/%s\"; [ -f \"$f\" ] || exit %d; "
-                       "exec sh \"$f\" %s", s->agent_path, SSH_AGENT_MISSING, args) < 0)
+    if (asprintf(&cmd,
+                 "d=\"${FLEETUP_DIR:-/var/tmp/fleetup}\"; f=\"$d/%s\"; [ -f \"$f\" ] || exit %d; "
+                 "if [ -L \"$d\" ] || [ -L \"$f\" ] || ! [ -O \"$d\" ] || ! [ -O \"$f\" ]; then "
+                 "echo \"$d or its agent is not this user's own (or is a symlink): remove it, or "
+                 "set FLEETUP_DIR\" >&2; exit %d; fi; exec sh \"$f\" %s",
+                 s->agent_path, SSH_AGENT_MISSING, SSH_AGENT_UNSAFE, args) < 0)
         return NULL;
     return cmd;
 }
 
-/* Uploads the agent: written to a temporary name, its SHA-256 checked when the node has
- * sha256sum, then renamed, so a half-written agent never has the final name (which
- * carries the hash: a changed agent is a new file). */
+/* Uploads the agent into a folder of this user's (made 0700): written to a temporary
+ * name, its SHA-256 checked when the node has sha256sum, then renamed, so a half-written
+ * agent never has the final name (which carries the hash: a changed agent is a new
+ * file). */
 static char *upload_cmd(ssh_t *s)
 {
     char *cmd = NULL;
     if (asprintf(&cmd,
-                 "d=\"${FLEETUP_DIR:-/var/tmp/fleetup}\"; umask 077; mkdir -p \"$d\" || exit 1; "
-                 "t=\"$d/.agent.$$\"; cat > \"$t\" || exit 1; "
+                 "d=\"${FLEETUP_DIR:-/var/tmp/fleetup}\"; umask 077; "
+                 "[ -d \"$d\" ] || mkdir -m 700 -p \"$d\" || exit 1; "
+                 "if [ -L \"$d\" ] || ! [ -O \"$d\" ]; then echo \"$d is not this user's own (or is "
+                 "a symlink): remove it, or set FLEETUP_DIR\" >&2; exit %d; fi; "
+                 "t=\"$d/.agent.$$\"; rm -f \"$t\"; cat > \"$t\" || exit 1; "
                  "if command -v sha256sum >/dev/null 2>&1; then "
                  "h=$(sha256sum < \"$t\"); h=${h%%%% *}; "
                  "[ \"$h\" = %s ] || { rm -f \"$t\"; echo \"agent upload corrupted: sha256 $h\" >&2; exit 1; }; "
                  "fi; mv -f \"$t\" \"$d/%s\"",
-                 s->agent_hash, s->agent_path) < 0)
+                 SSH_AGENT_UNSAFE, s->agent_hash, s->agent_path) < 0)
         return NULL;
     return cmd;
 }
@@ -1104,20 +1184,24 @@ static char *upload_cmd(ssh_t *s)
 static void agent_forget(sn_t *n)
 {
     free(n->a_args);
+    if (n->a_hdr)
+        OPENSSL_cleanse(n->a_hdr, n->a_hdrlen);
     free(n->a_hdr);
     n->a_args = n->a_hdr = NULL;
 }
 
 static void agent_exec(sn_t *n);
 
+static const char *stderr_line(sn_t *n);
+
 static void after_upload(sn_t *n, const char *err)
 {
+    char msg[512];
     if (err == NULL && n->status != 0) {
-        snprintf(n->errbuf, sizeof(n->errbuf), "cannot install the agent in $FLEETUP_DIR "
-                 "(/var/tmp/fleetup) on %s: exit %d%s%s", fnode(n)->name, n->status,
-                 n->errlen ? ": " : "", n->errlen ? n->err : "");
-        n->errbuf[strcspn(n->errbuf, "\n")] = '\0';
-        err = n->errbuf;
+        snprintf(msg, sizeof(msg), "cannot install the agent in $FLEETUP_DIR (/var/tmp/fleetup) "
+                 "on %s: exit %d%s%s", fnode(n)->name, n->status, n->errlen ? ": " : "",
+                 stderr_line(n));
+        err = msg;
     }
     if (err) {
         agent_forget(n);
@@ -1212,6 +1296,7 @@ static sn_t *begin(ssh_t *s, uint32_t idx, fu_phase_t ph)
     n->running = true;
     n->reboot = false;
     n->rebooting = false;
+    n->fatal = false;
     n->run_cb = NULL;
     free(n->log);
     n->log = NULL;
@@ -1676,7 +1761,10 @@ static void ssh_close(fu_transport_t *t, uint32_t idx)
     for (size_t c = 0; n->vers && c < s->base.fleet->baseline.ncomponents; c++)
         set_version(n, (uint32_t)c, NULL);
     free(n->facts);
-    n->facts = NULL;
+    free(n->out);
+    free(n->err);
+    n->facts = n->out = n->err = NULL;
+    n->outlen = n->outcap = n->errlen = n->errcap = 0;
 }
 
 static void free_node(sn_t *n)
@@ -1702,11 +1790,7 @@ static void on_timer_closed(uv_handle_t *h)
     sn_t *n = h->data;
     ssh_t *s = n->s;
     free_node(n);
-    if (--s->handles == 0 && s->shutdown_done) {
-        void (*done)(void *) = s->shutdown_done;
-        s->shutdown_done = NULL;
-        done(s->shutdown_ud);
-    }
+    handle_gone(s);
 }
 
 void fu_ssh_shutdown(fu_transport_t *t, void (*done)(void *ud), void *ud)

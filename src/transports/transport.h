@@ -28,10 +28,11 @@ typedef void (*fu_phase_cb)(void *ud, uint32_t node, fu_phase_t phase, const cha
                             const fu_phase_result_t *res);
 typedef void (*fu_progress_cb)(void *ud, uint32_t node, fu_phase_t phase, int percent,
                                const char *message);
-/* Optional: a phase that waited inside the transport (the SSH driver's handshake slots,
- * shared by every node) has begun its own work now; the caller's timeout for the phase
- * counts from here, since the wait was not the node's doing. */
-typedef void (*fu_started_cb)(void *ud, uint32_t node, fu_phase_t phase);
+/* Optional: the running phase waits inside the transport for a resource every node
+ * shares (the SSH driver's handshake slots; waiting true), or has begun its own work after
+ * such a wait (waiting false). The caller's timeout for the phase stops while it waits
+ * and counts from the beginning: the wait is not the node's doing. */
+typedef void (*fu_started_cb)(void *ud, uint32_t node, fu_phase_t phase, bool waiting);
 
 typedef struct fu_transport_s fu_transport_t;
 

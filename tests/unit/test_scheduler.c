@@ -309,6 +309,40 @@ static outcome_t flaky_install(world_t *w, uint32_t i, fu_phase_t ph, uint32_t a
     return OUT_OK;
 }
 
+static outcome_t connect_hangs(world_t *w, uint32_t i, fu_phase_t ph, uint32_t attempt, uint64_t *d)
+{
+    (void)w, (void)attempt;
+    *d = 1000;
+    return ph == FU_PHASE_CONNECT && i > 0 ? OUT_HANG : OUT_OK;
+}
+
+/* A transport that holds a phase waiting for a shared slot stops its timeout; when the
+ * phase begins, the timeout counts from then. */
+static void test_phase_started_moves_timeout(void **state)
+{
+    (void)state;
+    fu_fleet_t *f = fleet(3, "  timeouts: {connect: 30s}\n");
+    world_t *w = world_new(f, "1.0");
+    w->behave = connect_hangs;
+    world_start(w, NULL);
+    world_run(w, 0);
+    fu_sched_phase_started(w->s, 1, FU_PHASE_CONNECT, 0, true); /* node 1 waits */
+    world_run(w, 40000);
+    assert_int_equal(fu_sched_node(w->s, 2)->state, FU_NS_UNREACHABLE); /* 30 s, as ever */
+    assert_int_equal(fu_sched_node(w->s, 1)->state, FU_NS_ACTIVE);      /* no timeout */
+    w->now = 40000;
+    fu_sched_phase_started(w->s, 1, FU_PHASE_CONNECT, w->now, false); /* begins now */
+    world_run(w, 69999);
+    assert_int_equal(fu_sched_node(w->s, 1)->state, FU_NS_ACTIVE);
+    world_run(w, 70000);
+    assert_int_equal(fu_sched_node(w->s, 1)->state, FU_NS_UNREACHABLE); /* 40 s + 30 s */
+    /* A stale call (another phase) changes nothing. */
+    fu_sched_phase_started(w->s, 0, FU_PHASE_CONNECT, w->now, true);
+    assert_int_equal(fu_sched_node(w->s, 0)->state, FU_NS_DONE);
+    world_free(w);
+    fu_fleet_free(f);
+}
+
 static void test_retries_timeouts_unreachable(void **state)
 {
     (void)state;
@@ -517,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_pause_between_waves),
         cmocka_unit_test(test_operator_pause_and_abort),
         cmocka_unit_test(test_retries_timeouts_unreachable),
+        cmocka_unit_test(test_phase_started_moves_timeout),
         cmocka_unit_test(test_ordering),
         cmocka_unit_test(test_window_slides),
         cmocka_unit_test(test_resume_keeps_canary_gate),
