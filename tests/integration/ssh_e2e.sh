@@ -10,6 +10,9 @@
 #     mid-upload, checksum mismatch, installer exit 1 (a reboot: done once the node's
 #     boot id changed), 3 (not required) and 7 (failed, with the installer's last
 #     lines); each ends in its state with a reason naming its cause in the JSON report.
+#  4. host keys (accept-new, strict, off), key files (ecdsa, passphrases from env and
+#     file), ssh-agent, through 'fleetup inventory'.
+# KEEP=1 keeps the work folder for a look afterwards.
 # Loopback only; ports 19100-19199; every wait bounded; sshd stopped by PID.
 # usage: ssh_e2e.sh FLEETUP SOURCE_DIR
 set -u
@@ -232,6 +235,22 @@ expect 0 "$FU" inventory "$work/hk.yml" --progress none
 # off: a wrong key is not looked at (node 22's line is the wrong one since part 3).
 fleet hk2 "  hostkey: {address: 127.1.0.22, host_key_check: 'off'}"
 expect 0 "$FU" inventory "$work/hk2.yml" --progress none
+# Key files: an ecdsa key, and an ed25519 key with a passphrase from the environment or a
+# file; a wrong passphrase is refused and the passphrase never appears.
+ssh-keygen -q -t ecdsa -b 256 -N '' -f "$work/id_ecdsa"
+ssh-keygen -q -t ed25519 -N 'correct horse' -f "$work/id_pass"
+cat "$work/id_ecdsa.pub" "$work/id_pass.pub" >>"$H/ssh/authorized_keys"
+printf 'correct horse\n' >"$work/passfile"
+fleet keys "  ec: {address: 127.1.0.1, key_file: $work/id_ecdsa}
+  penv: {address: 127.1.0.2, key_file: $work/id_pass, key_passphrase_env: E2E_PASS}
+  pfile: {address: 127.1.0.3, key_file: $work/id_pass, key_passphrase_file: $work/passfile}"
+E2E_PASS='correct horse' expect 0 "$FU" inventory "$work/keys.yml" --progress none
+E2E_PASS='wrong' expect 1 "$FU" inventory "$work/keys.yml" --progress none
+contains "$work/out" "penv  *unreachable  connect: auth: key_file $work/id_pass: "
+lacks "$work/out" "pfile  *unreachable"
+lacks "$work/out" "wrong"
+lacks "$work/err" "wrong"
+
 # ssh-agent: no key_file, the key held by an agent this test starts (killed at the end).
 if command -v ssh-agent >/dev/null 2>&1 && command -v ssh-add >/dev/null 2>&1; then
     eval "$(ssh-agent -s -t 300)" >/dev/null
