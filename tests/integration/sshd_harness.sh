@@ -124,10 +124,12 @@ if [ -n "$user" ]; then
     chmod 711 "$work"
     D2=$work/u
     mkdir -p "$D2"
-    chown "$user" "$D2"
+    # The user may not read the source tree (a clone in a 0700 folder): its own copy.
+    cp "$SRC/tests/integration/lib/sshd.sh" "$D2/sshd.sh"
+    chown "$user" "$D2" "$D2/sshd.sh"
     P2=$((19000 + ($$ + 250) % 500))
     HOME=$D2 setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups sh -c '
-        . "$1/tests/integration/lib/sshd.sh"
+        . "$2/sshd.sh"
         sshd_start "$2" "$3" 3 || exit 1
         sshd_nodes_dirs "$2" 3
         o="-F /dev/null -p $3 -o IdentitiesOnly=yes -o GlobalKnownHostsFile=/dev/null -o UserKnownHostsFile=$2/ssh/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -i $2/ssh/id_ed25519"
