@@ -233,30 +233,35 @@ static void fail(sn_t *n, bool unreachable, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void fail_soft(sn_t *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A failure of the phase's work on a sound session (an installer that failed, a bad
- * answer): the connection stays for the next phase. Tokens quoted back are masked. */
-static void fail_soft(sn_t *n, const char *fmt, ...)
+/* The phase's failure text into errbuf, tokens a node quoted back masked. Through a
+ * local buffer: an argument may be errbuf itself. */
+static void set_error(sn_t *n, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void set_error(sn_t *n, const char *fmt, va_list ap)
 {
-    char msg[sizeof(n->errbuf)]; /* an argument may be errbuf itself */
-    va_list ap;
-    va_start(ap, fmt);
+    char msg[sizeof(n->errbuf)];
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     memcpy(n->errbuf, msg, sizeof(msg));
     fu_redact_tokens(n->errbuf);
+}
+
+/* A failure of the phase's work on a sound session (an installer that failed, a bad
+ * answer): the connection stays for the next phase. */
+static void fail_soft(sn_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error(n, fmt, ap);
+    va_end(ap);
     phase_end(n, n->errbuf, false, false);
 }
 
 /* A failure: the connection is dropped (its state is unknown), then the result. */
 static void fail(sn_t *n, bool unreachable, const char *fmt, ...)
 {
-    char msg[sizeof(n->errbuf)]; /* an argument may be errbuf itself */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    set_error(n, fmt, ap);
     va_end(ap);
-    memcpy(n->errbuf, msg, sizeof(msg));
-    fu_redact_tokens(n->errbuf);
     if (n->rebooting && !n->fatal) { /* a node on its way down or up */
         reboot_connect_failed(n);
         return;
