@@ -164,30 +164,34 @@ void fu_kh_free(fu_known_hosts_t *kh)
     memset(kh, 0, sizeof(*kh));
 }
 
-/* OpenSSH's match_pattern: * and ? wildcards, case-insensitive like host names. */
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+}
+
+/* OpenSSH's match_pattern: * and ? wildcards, case-insensitive like host names. No
+ * recursion: on a mismatch the last * takes one more character (a file full of stars
+ * costs length x length, not an exponential search). */
 static bool glob(const char *p, size_t plen, const char *s)
 {
-    size_t i = 0;
-    for (;;) {
-        if (i == plen)
-            return *s == '\0';
-        char c = p[i];
-        if (c == '*') {
-            for (const char *t = s;; t++) {
-                if (glob(p + i + 1, plen - i - 1, t))
-                    return true;
-                if (*t == '\0')
-                    return false;
-            }
+    size_t i = 0, star_i = 0;
+    const char *star_s = NULL;
+    while (*s) {
+        if (i < plen && p[i] == '*') {
+            star_i = ++i;
+            star_s = s;
+        } else if (i < plen && (p[i] == '?' || lower(p[i]) == lower(*s))) {
+            i++, s++;
+        } else if (star_s) {
+            i = star_i;
+            s = ++star_s;
+        } else {
+            return false;
         }
-        if (*s == '\0')
-            return false;
-        char a = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-        char b = *s >= 'A' && *s <= 'Z' ? (char)(*s + 32) : *s;
-        if (c != '?' && a != b)
-            return false;
-        i++, s++;
     }
+    while (i < plen && p[i] == '*')
+        i++;
+    return i == plen;
 }
 
 /* |1|base64(salt)|base64(HMAC-SHA1(salt, name)) */
