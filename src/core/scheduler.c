@@ -70,6 +70,7 @@ struct fu_sched_s {
     uint32_t gate_passed; /* waves below this passed their canary/pause gate */
     bool gate_pause;      /* paused at a wave gate (pause_between: manual) */
     bool op_paused;       /* paused by the operator: only resume ends it */
+    bool aborted;         /* by the operator: its cancelled nodes stay cancelled */
     uint64_t reboot_mask; /* baseline components that need a reboot */
     uint32_t cursor;    /* next pending node, in order */
     fu_run_state_t run;
@@ -741,15 +742,72 @@ static void abort_early(fu_sched_t *s)
     }
 }
 
-void fu_sched_operator(fu_sched_t *s, fu_operator_t op, uint64_t now)
+static const char *const op_names[] = {"pause", "resume", "abort", "promote", "retry"};
+
+const char *fu_operator_name(fu_operator_t op)
 {
+    return (unsigned)op < FU_OP__COUNT ? op_names[op] : "?";
+}
+
+fu_operator_t fu_operator_parse(const char *name)
+{
+    for (int k = 0; k < FU_OP__COUNT; k++)
+        if (strcmp(name, op_names[k]) == 0)
+            return (fu_operator_t)k;
+    return FU_OP__COUNT;
+}
+
+/* Failed and unreachable nodes go back to pending, before the cursor (their waves have
+ * opened), with their failures taken out of the budgets. A run that ended on a halt had
+ * cancelled the nodes it never started: they go back to pending too, and the cursor back
+ * to the first of them. Returns how many nodes were failed or unreachable. */
+static uint32_t retry_failed(fu_sched_t *s)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        fu_sched_node_t *n = &s->nodes[i];
+        if (n->state == FU_NS_CANCELLED && s->run == FU_RUN_FINISHED && !s->aborted) {
+            s->wave_left[n->wave]++;
+            to(s, i, FU_NS_PENDING, FU_PHASE_CONNECT, NULL);
+            if (i < s->cursor)
+                s->cursor = i;
+            continue;
+        }
+        if (n->state != FU_NS_FAILED && n->state != FU_NS_UNREACHABLE)
+            continue;
+        if (n->state == FU_NS_FAILED) {
+            s->failed_total--;
+            s->wave_failed[n->wave]--;
+        } else {
+            s->unreachable_total--;
+        }
+        s->wave_left[n->wave]++;
+        memset(&n->plan, 0, sizeof(n->plan));
+        to(s, i, FU_NS_PENDING, FU_PHASE_CONNECT, "retried by the operator");
+        n->attempts = 0;
+        ring_push(&s->readmit, &i);
+        k++;
+    }
+    return k;
+}
+
+const char *fu_sched_operator(fu_sched_t *s, fu_operator_t op, uint64_t now)
+{
+    const char *why = NULL;
     switch (op) {
     case FU_OP_PAUSE:
+        if (s->run == FU_RUN_FINISHED || s->run == FU_RUN_ABORTING || s->run == FU_RUN_HALTED)
+            return "the rollout is not running: nothing to pause";
+        if (s->op_paused)
+            return "the rollout is already paused by the operator";
         s->op_paused = true; /* also holds a timed pause past its end */
         if (s->run == FU_RUN_RUNNING)
             run_to(s, FU_RUN_PAUSED, "paused by the operator");
         break;
     case FU_OP_RESUME:
+        if (s->run != FU_RUN_PAUSED && !s->op_paused)
+            return s->run == FU_RUN_AWAIT_PROMOTE ? "the canary waits for promote, not resume"
+                                                  : "the rollout is not paused";
         s->op_paused = false;
         if (s->run == FU_RUN_PAUSED) {
             /* Ends a pause at a wave gate (manual, or the rest of a timed one); never the
@@ -762,20 +820,47 @@ void fu_sched_operator(fu_sched_t *s, fu_operator_t op, uint64_t now)
         }
         break;
     case FU_OP_PROMOTE:
-        if (s->run == FU_RUN_AWAIT_PROMOTE) {
-            s->gate_passed = s->open_wave + 1;
-            run_to(s, FU_RUN_RUNNING, "canary promoted by the operator");
-        }
+        if (s->run != FU_RUN_AWAIT_PROMOTE)
+            return "no canary wave is waiting for promote";
+        s->gate_passed = s->open_wave + 1;
+        run_to(s, FU_RUN_RUNNING, "canary promoted by the operator");
         break;
     case FU_OP_ABORT:
-        if (s->run != FU_RUN_FINISHED) {
-            snprintf(s->halt_reason, sizeof(s->halt_reason), "aborted by the operator");
-            run_to(s, FU_RUN_ABORTING, s->halt_reason);
-            abort_early(s);
-        }
+        if (s->run == FU_RUN_FINISHED)
+            return "the rollout has finished: nothing to abort";
+        if (s->run == FU_RUN_ABORTING)
+            return "the rollout is already aborting";
+        snprintf(s->halt_reason, sizeof(s->halt_reason), "aborted by the operator");
+        s->aborted = true;
+        run_to(s, FU_RUN_ABORTING, s->halt_reason);
+        abort_early(s);
+        break;
+    case FU_OP_RETRY: {
+        if (s->run == FU_RUN_ABORTING)
+            return "the rollout is aborting: retry after it has finished";
+        if (s->by_state[FU_NS_FAILED] + s->by_state[FU_NS_UNREACHABLE] == 0)
+            return "no failed or unreachable node to retry";
+        fu_run_state_t was = s->run;
+        char msg[96];
+        uint32_t k = retry_failed(s);
+        s->halt_reason[0] = '\0';
+        snprintf(msg, sizeof(msg), "%u failed or unreachable node%s retried by the operator", k,
+                 k == 1 ? "" : "s");
+        /* A halt or the end came from the failures just taken back: run again (paused if
+         * the operator had paused it). */
+        if (was == FU_RUN_HALTED || was == FU_RUN_FINISHED)
+            run_to(s, s->op_paused ? FU_RUN_PAUSED : FU_RUN_RUNNING, msg);
+        else if (s->h.run_event)
+            s->h.run_event(s->h.ud, s->run, s->open_wave, msg);
         break;
     }
-    fu_sched_run(s, now);
+    default:
+        why = "unknown command";
+        break;
+    }
+    if (why == NULL)
+        fu_sched_run(s, now);
+    return why;
 }
 
 /* ---- setup ---- */

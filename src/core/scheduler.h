@@ -93,8 +93,15 @@ void fu_sched_phase_failed(fu_sched_t *s, uint32_t node, fu_phase_t phase,
  * UINT64_MAX; call fu_sched_run() at or after it. */
 uint64_t fu_sched_next_deadline(const fu_sched_t *s);
 
-typedef enum { FU_OP_PAUSE, FU_OP_RESUME, FU_OP_ABORT, FU_OP_PROMOTE } fu_operator_t;
-void fu_sched_operator(fu_sched_t *s, fu_operator_t op, uint64_t now);
+typedef enum { FU_OP_PAUSE, FU_OP_RESUME, FU_OP_ABORT, FU_OP_PROMOTE, FU_OP_RETRY, FU_OP__COUNT } fu_operator_t;
+/* Applies an operator command; NULL when it applied, else why it does not apply in the
+ * run's state (nothing changed then). FU_OP_RETRY (retry-failed) puts every failed and
+ * unreachable node back to pending: their failures leave the budgets, a halted run
+ * runs again and a finished one reopens; not while aborting. */
+const char *fu_sched_operator(fu_sched_t *s, fu_operator_t op, uint64_t now);
+const char *fu_operator_name(fu_operator_t op);
+/* "pause", "resume"...; FU_OP__COUNT when name is none of them. */
+fu_operator_t fu_operator_parse(const char *name);
 
 typedef struct {
     uint32_t nodes, waves, current_wave;

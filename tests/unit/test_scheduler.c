@@ -152,6 +152,70 @@ static void test_budget_exceeded_not_equalled(void **state)
     fu_fleet_free(f);
 }
 
+/* retry-failed: after a halt on the budget, the failed nodes and the nodes the halt
+ * never started run again; commands that do not apply say why and change nothing. */
+static void test_operator_retry_failed(void **state)
+{
+    (void)state;
+    fu_fleet_t *f = fleet(100, "  waves: 20\n  max_fail: 3\n");
+    uint32_t four[] = {0, 1, 2, 3, UINT32_MAX}, none[] = {UINT32_MAX};
+    world_t *w = world_new(f, "1.0");
+    w->ud = four;
+    w->behave = fail_listed;
+    world_start(w, NULL);
+    world_run(w, UINT64_MAX);
+    fu_sched_stats_t st;
+    fu_sched_stats(w->s, &st);
+    assert_int_equal(st.run, FU_RUN_FINISHED);
+    assert_int_equal(st.by_state[FU_NS_CANCELLED], 80);
+    assert_non_null(fu_sched_operator(w->s, FU_OP_PROMOTE, w->now));
+    assert_non_null(fu_sched_operator(w->s, FU_OP_PAUSE, w->now));
+    assert_non_null(fu_sched_operator(w->s, FU_OP_ABORT, w->now));
+    fu_sched_stats(w->s, &st);
+    assert_int_equal(st.run, FU_RUN_FINISHED); /* refused commands changed nothing */
+    w->ud = none; /* the installer works now */
+    assert_null(fu_sched_operator(w->s, FU_OP_RETRY, w->now));
+    fu_sched_stats(w->s, &st);
+    assert_int_equal(st.run, FU_RUN_RUNNING);
+    assert_null(st.halt_reason);
+    world_run(w, UINT64_MAX);
+    fu_sched_stats(w->s, &st);
+    assert_int_equal(st.run, FU_RUN_FINISHED);
+    assert_int_equal(st.by_state[FU_NS_DONE], 100);
+    assert_null(st.halt_reason);
+    for (uint32_t i = 0; i < 100; i++)
+        assert_int_equal(w->installs[i][0], 1);
+    assert_non_null(fu_sched_operator(w->s, FU_OP_RETRY, w->now)); /* nothing to retry */
+    world_free(w);
+
+    /* While running: the failed nodes come back before the cursor; an aborted rollout's
+     * cancelled nodes stay cancelled. */
+    w = world_new(f, "1.0");
+    w->ud = four;
+    w->behave = fail_listed;
+    world_start(w, NULL);
+    fu_sched_stats(w->s, &st);
+    for (uint64_t t = 0; st.run != FU_RUN_HALTED && t < 100000; t += 250) {
+        world_run(w, t);
+        fu_sched_stats(w->s, &st);
+    }
+    assert_int_equal(count_state(w, FU_NS_FAILED), 4);
+    assert_int_equal(st.run, FU_RUN_HALTED);
+    w->ud = none;
+    assert_null(fu_sched_operator(w->s, FU_OP_ABORT, w->now));
+    assert_non_null(fu_sched_operator(w->s, FU_OP_RETRY, w->now)); /* aborting: refused */
+    world_run(w, UINT64_MAX);
+    assert_null(fu_sched_operator(w->s, FU_OP_RETRY, w->now));
+    world_run(w, UINT64_MAX);
+    assert_int_equal(count_state(w, FU_NS_FAILED), 0);
+    assert_int_equal(count_state(w, FU_NS_CANCELLED), 80);
+    assert_int_equal(count_state(w, FU_NS_DONE), 20);
+    world_free(w);
+    fu_fleet_free(f);
+    assert_int_equal(fu_operator_parse("retry"), FU_OP_RETRY);
+    assert_int_equal(fu_operator_parse("reboot"), FU_OP__COUNT);
+}
+
 /* A per-wave budget in percent: 10% of a 20-node wave is 2. */
 static void test_wave_budget_percent(void **state)
 {
@@ -558,6 +622,7 @@ int main(void)
         cmocka_unit_test(test_operator_pause_outlasts_timed_pause),
         cmocka_unit_test(test_abort_cancels_retries),
         cmocka_unit_test(test_percent_exact),
+        cmocka_unit_test(test_operator_retry_failed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
