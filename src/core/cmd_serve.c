@@ -1,11 +1,14 @@
-/* fleetup serve FLEET: the shared HTTP (port) / HTTPS (ssl_port) server on its own,
- * serving the baseline's packages, taking node status posts, the API and metrics; and
- * fleetup token, which prints a node's token. */
+/* fleetup serve [FLEET]: the shared HTTP (port) / HTTPS (ssl_port) server, serving
+ * packages, taking node status posts, the API, the dashboard and metrics, and running
+ * the rollouts submitted through the API (src/service); and fleetup token, which prints
+ * a node's token. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "core/cli.h"
@@ -13,22 +16,31 @@
 #include "core/ports.h"
 #include "http/service.h"
 #include "http/token.h"
+#include "service/manager.h"
 
 static void help(void)
 {
-    printf("usage: fleetup serve FLEET [--state-dir DIR] [--port N] [--ssl-port N]\n"
-           "                         [--bind ADDR]... [--api-on-http] [--max-connections N]\n"
-           "                         [--header-timeout D] [--idle-timeout D]\n"
+    printf("usage: fleetup serve [FLEET] [--state-dir DIR] [--port N] [--ssl-port N]\n"
+           "                           [--bind ADDR]... [--api-on-http] [--max-connections N]\n"
+           "                           [--header-timeout D] [--idle-timeout D]\n"
            "\n"
-           "Runs fleetup's HTTP and HTTPS server: nodes download the baseline's packages from\n"
-           "/pkg/SHA256 and post their status to /cb/ROLLOUT/NODE, both with their node token\n"
-           "('fleetup token'); /api/v1/{info,packages,callbacks} and /metrics (Prometheus)\n"
-           "need the admin token and are on the HTTPS port only unless --api-on-http.\n"
+           "Runs fleetup as a service: rollouts submitted through the API (fleetup submit, or\n"
+           "POST /api/v1/rollouts) run side by side, each with its own fleet file and policy,\n"
+           "steered with fleetup status|pause|resume|abort|promote|retry or the dashboard at\n"
+           "https://HOST:SSL_PORT/. Nodes download packages from /pkg/SHA256 and post their\n"
+           "status to /cb/ROLLOUT/NODE with their node token ('fleetup token'); /api/v1/ and\n"
+           "/metrics (Prometheus) need the admin token and are on the HTTPS port only unless\n"
+           "--api-on-http. See docs/api.md and docs/service.md.\n"
            "\n"
-           "The state directory (default ./.fleetup) keeps the server secret, admin.token\n"
-           "(0600) and, unless the fleet's server: section names tls_cert and tls_key, a\n"
-           "self-signed certificate made on first start. Packages are hashed at start: one\n"
-           "whose SHA-256 differs from the fleet file stops the start.\n"
+           "FLEET (optional) gives the server: section (ports, bind, certificate, callback\n"
+           "address) and packages served from the start; submitted fleets bring their own.\n"
+           "\n"
+           "The state directory (default ./.fleetup) keeps the journal, the server secret,\n"
+           "admin.token (0600), serve.json (ports and certificate fingerprint, for the CLI)\n"
+           "and, unless the fleet's server: section names tls_cert and tls_key, a self-signed\n"
+           "certificate made on first start. Rollouts this service was running when it\n"
+           "stopped are resumed at start. Packages are hashed before a rollout starts: one\n"
+           "whose SHA-256 differs from its fleet file refuses the rollout.\n"
            "\n"
            "  --port N, --ssl-port N  ports (flags > FLEETUP_PORT/FLEETUP_SSL_PORT > fleet file\n"
            "                          > 63001/63002)\n"
@@ -40,13 +52,16 @@ static void help(void)
            "                          clients (slowloris) are answered 408 and cut\n"
            "  --idle-timeout D        keep-alive connections idle for D are closed (default 60s)\n"
            "\n"
-           "SIGINT/SIGTERM: stop accepting, let downloads in progress finish for up to 30 s,\n"
-           "exit 0.\n");
+           "SIGINT/SIGTERM: rollouts stop where they are (journaled; resumed at the next\n"
+           "start), no new connections, downloads in progress finish (30 s at most), exit 0.\n");
 }
 
 typedef struct {
     uv_loop_t loop;
     fu_service_t svc;
+    fu_manager_t *mgr;
+    const char *dir;
+    char serve_json[4096];
     const char *binds[8];
     int nbinds;
     bool api_on_http;
@@ -68,6 +83,15 @@ static void on_stopped(void *ud)
     serve_t *s = ud;
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+    if (s->serve_json[0])
+        unlink(s->serve_json);
+}
+
+/* The rollouts are closed first (journaled as they are), then the server drains. */
+static void on_rollouts_stopped(void *ud)
+{
+    serve_t *s = ud;
+    fu_service_stop(&s->svc, 30000, on_stopped, s);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -76,9 +100,40 @@ static void on_signal(uv_signal_t *h, int signum)
     if (s->stopping)
         return;
     s->stopping = true;
-    fprintf(stderr, "fleetup serve: %s: no new connections; downloads in progress finish "
-                    "(30 s at most)\n", strsignal(signum));
-    fu_service_stop(&s->svc, 30000, on_stopped, s);
+    fprintf(stderr, "fleetup serve: %s: rollouts stop where they are (resumed at the next "
+                    "start); no new connections; downloads in progress finish (30 s at most)\n",
+            strsignal(signum));
+    if (s->mgr)
+        fu_manager_stop(s->mgr, on_rollouts_stopped, s);
+    else
+        on_rollouts_stopped(s);
+}
+
+/* STATE_DIR/serve.json: where the CLI finds this service and the certificate to pin. */
+static void write_serve_json(serve_t *s)
+{
+    snprintf(s->serve_json, sizeof(s->serve_json), "%s/serve.json", s->dir);
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", s->serve_json);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        fprintf(stderr, "fleetup serve: warning: cannot write %s: the CLI will need --server "
+                        "and --fingerprint\n", s->serve_json);
+        if (fd >= 0)
+            close(fd);
+        s->serve_json[0] = '\0';
+        return;
+    }
+    fprintf(f, "{\"pid\": %ld, \"port\": %u, \"ssl_port\": %u, \"bind\": [", (long)getpid(),
+            s->svc.ports.port, s->svc.ports.ssl_port);
+    for (int i = 0; i < s->svc.nbound; i++)
+        fprintf(f, "%s\"%s\"", i ? ", " : "", s->svc.bound[i]);
+    fprintf(f, "], \"tls_sha256\": \"%s\"}\n", s->svc.fingerprint);
+    if (fclose(f) != 0 || rename(tmp, s->serve_json) != 0) {
+        fprintf(stderr, "fleetup serve: warning: cannot write %s\n", s->serve_json);
+        s->serve_json[0] = '\0';
+    }
 }
 
 static void on_ready(void *ud, const char *err)
@@ -89,9 +144,13 @@ static void on_ready(void *ud, const char *err)
         fprintf(stderr, "fleetup serve: %s\n", err);
         s->rc = FU_EXIT_USAGE;
         s->stopping = true;
-        on_stopped(s);
+        if (s->mgr)
+            fu_manager_stop(s->mgr, on_stopped, s);
+        else
+            on_stopped(s);
         return;
     }
+    write_serve_json(s);
     for (int i = 0; i < svc->nbound; i++) {
         const char *b = svc->bound[i];
         const char *l = strchr(b, ':') ? "[" : "", *r = strchr(b, ':') ? "]" : "";
@@ -99,9 +158,14 @@ static void on_ready(void *ud, const char *err)
                svc->ports.port, l, b, r, svc->ports.ssl_port);
     }
     printf("fleetup serve: TLS certificate SHA-256 %s\n", svc->fingerprint);
-    printf("fleetup serve: %zu package%s, %zu nodes; admin token in %s\n", svc->packages.n,
-           svc->packages.n == 1 ? "" : "s", svc->f->nnodes, "STATE_DIR/admin.token");
+    printf("fleetup serve: %zu package%s, %zu nodes; admin token in %s/admin.token\n",
+           svc->packages.n, svc->packages.n == 1 ? "" : "s", svc->f->nnodes, s->dir);
+    printf("fleetup serve: dashboard https://%s:%u/ (the admin token logs in)\n",
+           svc->nbound && strcmp(svc->bound[0], "0.0.0.0") != 0 && strcmp(svc->bound[0], "::") != 0
+               ? svc->bound[0] : "127.0.0.1",
+           svc->ports.ssl_port);
     fflush(stdout);
+    fu_manager_resume_all(s->mgr);
 }
 
 static int parse(int argc, char **argv, serve_t *s, const char **dir, const char **port,
@@ -145,8 +209,8 @@ static int parse(int argc, char **argv, serve_t *s, const char **dir, const char
         default: return fu_cli_usage_error("serve", "unknown option or missing value '%s'", argv[optind - 1]);
         }
     }
-    if (optind != argc - 1)
-        return fu_cli_usage_error("serve", "expects exactly one FLEET file");
+    if (optind < argc - 1)
+        return fu_cli_usage_error("serve", "expects at most one FLEET file");
     return 0;
 }
 
@@ -160,7 +224,9 @@ int fu_cmd_serve(int argc, char **argv)
         free(s);
         return rc;
     }
-    fu_fleet_t *f = fu_cli_load_fleet(argv[optind], false);
+    /* Without FLEET: no node, and the server: section's defaults. */
+    fu_fleet_t *f = optind < argc ? fu_cli_load_fleet(argv[optind], false)
+                                  : fu_fleet_empty("(no fleet file)");
     if (f == NULL) {
         free(s);
         return FU_EXIT_USAGE;
@@ -180,6 +246,9 @@ int fu_cmd_serve(int argc, char **argv)
     fu_raise_nofile();
     uv_loop_init(&s->loop);
     int irc = fu_service_init(&s->svc, &s->loop, f, &so, err, sizeof(err));
+    s->dir = dir;
+    if (irc == 0 && (s->mgr = fu_manager_new(&s->loop, &s->svc, dir, err, sizeof(err))) == NULL)
+        irc = -1;
     if (irc != 0) {
         if (irc == -2)
             fu_cli_usage_error("serve", "%s", err);
@@ -200,6 +269,7 @@ int fu_cmd_serve(int argc, char **argv)
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_loop_close(&s->loop);
     rc = s->rc;
+    fu_manager_free(s->mgr);
     fu_service_free(&s->svc);
     fu_fleet_free(f);
     free(s);

@@ -193,6 +193,8 @@ typedef struct {
 fu_fleet_t *fu_fleet_load(const char *path, fu_diag_t *d);
 /* The same from memory; name stands for the file in diagnostics and relative paths. */
 fu_fleet_t *fu_fleet_load_buffer(const char *name, const char *buf, size_t len, fu_diag_t *d);
+/* A fleet with no node and every default (`serve` without a fleet file). */
+fu_fleet_t *fu_fleet_empty(const char *name);
 void fu_fleet_free(fu_fleet_t *f);
 
 const char *fu_node_type_name(fu_node_type_t t);

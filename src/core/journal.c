@@ -113,6 +113,9 @@ fu_journal_t *fu_journal_open(const char *dir, char *err, size_t errlen)
         return NULL;
     }
     sqlite3_busy_timeout(j->db, 5000);
+    /* Journals made before service mode lack the column: added (an error when present). */
+    sqlite3_exec(j->db, "ALTER TABLE rollouts ADD COLUMN service INTEGER NOT NULL DEFAULT 0",
+                 NULL, NULL, NULL);
     sqlite3_prepare_v2(j->db,
                        "INSERT INTO transitions(rollout, seq, idx, at_ms, from_state, from_phase,"
                        " to_state, to_phase, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -197,7 +200,8 @@ int64_t fu_journal_rollout_begin(fu_journal_t *j, const fu_fleet_t *f, const cha
     begin(j);
     sqlite3_stmt *st;
     sqlite3_prepare_v2(j->db, "INSERT INTO rollouts(fleet, limit_pattern, started_ms, state, nodes,"
-                              " force_sim, virtual_time, sim_seed) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+                              " force_sim, virtual_time, sim_seed, service)"
+                              " VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
                        -1, &st, NULL);
     sqlite3_bind_text(st, 1, f->file, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, limit, -1, SQLITE_TRANSIENT);
@@ -206,6 +210,7 @@ int64_t fu_journal_rollout_begin(fu_journal_t *j, const fu_fleet_t *f, const cha
     sqlite3_bind_int(st, 5, opts && opts->force_sim);
     sqlite3_bind_int(st, 6, opts && opts->virtual_time);
     sqlite3_bind_int64(st, 7, opts ? opts->sim_seed : -1);
+    sqlite3_bind_int(st, 8, opts && opts->service);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -376,6 +381,7 @@ static void fill_row(sqlite3_stmt *st, fu_rollout_row_t *r)
     r->options.force_sim = sqlite3_column_int(st, 8) != 0;
     r->options.virtual_time = sqlite3_column_int(st, 9) != 0;
     r->options.sim_seed = sqlite3_column_int64(st, 10);
+    r->options.service = sqlite3_column_int(st, 11) != 0;
 }
 
 static void count_states(fu_journal_t *j, fu_rollout_row_t *r)
@@ -394,7 +400,7 @@ static void count_states(fu_journal_t *j, fu_rollout_row_t *r)
 
 #define ROLLOUT_COLS \
     "id, fleet, limit_pattern, started_ms, finished_ms, state, reason, nodes, force_sim, " \
-    "virtual_time, sim_seed"
+    "virtual_time, sim_seed, service"
 
 int fu_journal_rollout_get(fu_journal_t *j, int64_t id, fu_rollout_row_t *out)
 {

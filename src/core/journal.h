@@ -23,6 +23,7 @@ void fu_journal_abandon(fu_journal_t *j);
 typedef struct {
     bool force_sim, virtual_time;
     int64_t sim_seed; /* -1: the fleet's */
+    bool service;     /* submitted to `fleetup serve`: it resumes the rollout at its start */
 } fu_rollout_options_t;
 
 typedef struct {

@@ -408,6 +408,11 @@ static fu_fleet_t *new_fleet(const char *path)
     return f;
 }
 
+fu_fleet_t *fu_fleet_empty(const char *name)
+{
+    return new_fleet(name);
+}
+
 /* Builds the model from a parsed document; frees f and returns NULL on any error. */
 static fu_fleet_t *load_root(fu_fleet_t *f, fu_ynode_t *root, bool ok, fu_diag_t *d, size_t before)
 {

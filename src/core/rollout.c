@@ -22,9 +22,16 @@
 #include "http/service.h"
 #include "transports/redfish.h"
 
-typedef struct {
+struct fu_rollout_s {
     const fu_fleet_t *f;
     const fu_rollout_opts_t *o;
+    /* Service mode: the caller's loop, journal and service (attached); else our own. */
+    fu_rollout_env_t env;
+    bool attached, end_reported;
+    uv_loop_t *lp;
+    char **reason, **log_tail; /* per node in order: last failure, last log tail */
+    void (*closed)(void *ud);
+    void *closed_ud;
     fu_sched_t *s;
     fu_transport_t *tk[FU_TRANSPORT__COUNT]; /* one per kind in use */
     fu_journal_t *j;
@@ -49,7 +56,8 @@ typedef struct {
     uv_signal_t sigint, sigterm;
     int signals;
     uint64_t t0;
-} runner_t;
+};
+typedef struct fu_rollout_s runner_t;
 
 static int64_t wall_ms(void)
 {
@@ -124,6 +132,13 @@ static void h_transition(void *ud, uint32_t i, const fu_sched_node_t *from,
         fu_transport_t *t = transport_of(r, r->order[i]);
         t->vt->close(t, r->order[i]);
     }
+    if (r->reason && reason && (to->state == FU_NS_FAILED || to->state == FU_NS_UNREACHABLE ||
+                                to->state == FU_NS_RETRY || to->state == FU_NS_CANCELLED)) {
+        free(r->reason[i]);
+        r->reason[i] = strdup(reason);
+    }
+    if (r->attached && r->env.transition)
+        r->env.transition(r->env.ud, r, i, reason);
 }
 
 static void h_run(void *ud, fu_run_state_t state, uint32_t wave, const char *msg)
@@ -131,6 +146,8 @@ static void h_run(void *ud, fu_run_state_t state, uint32_t wave, const char *msg
     runner_t *r = ud;
     if (r->j && !r->crashed)
         fu_journal_event(r->j, r->id, r->now, fu_run_state_name(state), wave, msg);
+    if (r->attached && r->env.event)
+        r->env.event(r->env.ud, r, r->now, fu_run_state_name(state), wave, msg);
     if (r->o->progress == FU_PROGRESS_NONE || state == FU_RUN_FINISHED)
         return;
     if (r->o->progress == FU_PROGRESS_TTY)
@@ -148,7 +165,7 @@ static void kick(runner_t *r)
 {
     if (!r->real || r->in_turn)
         return;
-    uint64_t now = uv_now(&r->loop) - r->t0;
+    uint64_t now = uv_now(r->lp) - r->t0;
     if (now > r->now)
         r->now = now;
     if (!r->kicked) {
@@ -165,6 +182,10 @@ static void on_phase(void *ud, uint32_t node, fu_phase_t ph, const char *err,
     if (i == UINT32_MAX || r->crashed)
         return;
     kick(r);
+    if (r->log_tail && res && res->log_tail && res->log_tail[0]) {
+        free(r->log_tail[i]);
+        r->log_tail[i] = strdup(res->log_tail);
+    }
     if (err) {
         fu_sched_phase_failed(r->s, i, ph, err, res && res->unreachable, r->now);
         return;
@@ -254,12 +275,25 @@ static void run_virtual(runner_t *r)
 
 static void stop_loop(runner_t *r)
 {
-    uv_stop(&r->loop);
+    if (!r->attached)
+        uv_stop(&r->loop);
 }
+
+static void report_end(runner_t *r);
 
 static void arm(runner_t *r)
 {
     uint64_t next = next_deadline(r);
+    if (r->attached) {
+        /* The loop is shared: nothing to stop. A finished run is reported once (retry
+         * may reopen it); one waiting for an operator just has no timer. */
+        if (r->crashed || finished(r)) {
+            report_end(r);
+            return;
+        }
+        if (next == UINT64_MAX)
+            return;
+    }
     if (r->crashed || finished(r) || r->stop) {
         stop_loop(r);
         return;
@@ -268,7 +302,7 @@ static void arm(runner_t *r)
         stop_loop(r); /* waiting for an operator: the CLI stops, --resume continues */
         return;
     }
-    uint64_t now = uv_now(&r->loop) - r->t0;
+    uint64_t now = uv_now(r->lp) - r->t0;
     uv_timer_start(&r->drive, on_drive, next > now && !r->kicked ? next - now : 0, 0);
 }
 
@@ -276,14 +310,14 @@ static void on_drive(uv_timer_t *h)
 {
     runner_t *r = h->data;
     r->kicked = false;
-    turn(r, uv_now(&r->loop) - r->t0);
+    turn(r, uv_now(r->lp) - r->t0);
     arm(r);
 }
 
 static void on_tick(uv_timer_t *h)
 {
     runner_t *r = h->data;
-    r->now = uv_now(&r->loop) - r->t0 > r->now ? uv_now(&r->loop) - r->t0 : r->now;
+    r->now = uv_now(r->lp) - r->t0 > r->now ? uv_now(r->lp) - r->t0 : r->now;
     uint64_t every = r->o->progress == FU_PROGRESS_TTY ? 1000 : 5000;
     if (r->now - r->last_print >= every) {
         r->last_print = r->now;
@@ -296,6 +330,23 @@ static void on_check(uv_check_t *h)
     runner_t *r = h->data;
     if (!commit(r)) /* one transaction per loop turn */
         stop_loop(r);
+}
+
+/* Service mode: the end (or a journal failure) is journaled and reported once. */
+static void report_end(runner_t *r)
+{
+    if (r->end_reported)
+        return;
+    r->end_reported = true;
+    uv_timer_stop(&r->drive);
+    if (r->j && !r->crashed) {
+        fu_sched_stats_t st;
+        fu_sched_stats(r->s, &st);
+        fu_journal_rollout_end(r->j, r->id, fu_run_state_name(st.run), st.halt_reason,
+                               st.run == FU_RUN_FINISHED ? wall_ms() : 0);
+    }
+    if (r->env.finished)
+        r->env.finished(r->env.ud, r);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -320,51 +371,68 @@ static void close_all(runner_t *r)
     uv_handle_t *hs[] = {(uv_handle_t *)&r->drive, (uv_handle_t *)&r->tick,
                          (uv_handle_t *)&r->commit, (uv_handle_t *)&r->sigint,
                          (uv_handle_t *)&r->sigterm};
-    fu_transports_close_loop(&r->loop, hs, sizeof(hs) / sizeof(hs[0]), r->tk, r->svc_on ? &r->svc : NULL);
+    fu_transports_close_loop(r->lp, hs, sizeof(hs) / sizeof(hs[0]), r->tk, r->svc_on ? &r->svc : NULL);
+}
+
+/* The first turn on the loop; the CLI then runs the loop, service mode returns. */
+static void start_real(runner_t *r)
+{
+    r->t0 = uv_now(r->lp) - r->now; /* a resumed rollout's clock goes on */
+    uv_timer_init(r->lp, &r->drive);
+    uv_timer_init(r->lp, &r->tick);
+    r->drive.data = r->tick.data = r;
+    if (!r->attached) { /* service mode: the service commits and takes the signals */
+        uv_check_init(r->lp, &r->commit);
+        uv_signal_init(r->lp, &r->sigint);
+        uv_signal_init(r->lp, &r->sigterm);
+        r->commit.data = r->sigint.data = r->sigterm.data = r;
+        uv_check_start(&r->commit, on_check);
+        uv_signal_start(&r->sigint, on_signal, SIGINT);
+        uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+        uv_timer_start(&r->tick, on_tick, 250, 250);
+    }
+    if (r->o->start_paused)
+        fu_sched_operator(r->s, FU_OP_PAUSE, r->now);
+    turn(r, r->now);
+    operator_at_start(r);
+    arm(r);
 }
 
 static void run_real(runner_t *r)
 {
-    r->t0 = uv_now(&r->loop) - r->now; /* a resumed rollout's clock goes on */
-    uv_timer_init(&r->loop, &r->drive);
-    uv_timer_init(&r->loop, &r->tick);
-    uv_check_init(&r->loop, &r->commit);
-    uv_signal_init(&r->loop, &r->sigint);
-    uv_signal_init(&r->loop, &r->sigterm);
-    r->drive.data = r->tick.data = r->commit.data = r->sigint.data = r->sigterm.data = r;
-    uv_check_start(&r->commit, on_check);
-    uv_timer_start(&r->tick, on_tick, 250, 250);
-    uv_signal_start(&r->sigint, on_signal, SIGINT);
-    uv_signal_start(&r->sigterm, on_signal, SIGTERM);
-    turn(r, r->now);
-    operator_at_start(r);
-    arm(r);
+    start_real(r);
     uv_run(&r->loop, UV_RUN_DEFAULT);
     close_all(r);
 }
 
 /* ---- the HTTP(S) service for nodes that pull ---- */
 
+static fu_service_t *svc_of(runner_t *r)
+{
+    return r->attached ? r->env.svc : &r->svc;
+}
+
 static int image_uri(void *ud, uint32_t node, uint32_t c, const char *local, char *buf, size_t len)
 {
     runner_t *r = ud;
-    return fu_service_image_url(&r->svc, &r->f->nodes[node], &r->f->baseline.components[c],
-                                r->idstr, local, buf, len);
+    return fu_service_image_url(svc_of(r), r->f, &r->f->nodes[node],
+                                &r->f->baseline.components[c], r->idstr, local, buf, len);
 }
 
 static int status_uri(void *ud, uint32_t node, const char *local, char *url, size_t urllen,
                       char *tok, size_t toklen, char *pin, size_t pinlen)
 {
     runner_t *r = ud;
-    return fu_service_status_url(&r->svc, &r->f->nodes[node], r->idstr, local, url, urllen, tok,
-                                 toklen, pin, pinlen);
+    return fu_service_status_url(svc_of(r), r->f, &r->f->nodes[node], r->idstr, local, url,
+                                 urllen, tok, toklen, pin, pinlen);
 }
 
 static int package_of(void *ud, uint32_t c, const void **data, size_t *len)
 {
     runner_t *r = ud;
     const fu_component_t *comp = &r->f->baseline.components[c];
-    const fu_package_t *p = comp->sha256 ? fu_packages_find(&r->svc.packages, comp->sha256) : NULL;
+    const fu_packages_t *pk = r->attached ? r->env.packages : &r->svc.packages;
+    const fu_package_t *p = comp->sha256 && pk ? fu_packages_find(pk, comp->sha256) : NULL;
     if (p == NULL)
         return -1;
     *data = p->data;
@@ -394,7 +462,7 @@ static int start_service(runner_t *r, char *err, size_t errlen)
                             .ssl_port = r->o->ssl_port,
                             .log = quiet_log};
     char e[1024];
-    if (fu_service_init(&r->svc, &r->loop, r->f, &so, e, sizeof(e)) != 0) {
+    if (fu_service_init(&r->svc, r->lp, r->f, &so, e, sizeof(e)) != 0) {
         snprintf(err, errlen, "the package server cannot start: %s", e);
         fu_service_free(&r->svc);
         return -1;
@@ -402,7 +470,7 @@ static int start_service(runner_t *r, char *err, size_t errlen)
     r->svc_on = true;
     fu_service_start(&r->svc, on_service_ready, r);
     while (!r->svc_ready)
-        uv_run(&r->loop, UV_RUN_DEFAULT);
+        uv_run(r->lp, UV_RUN_DEFAULT);
     if (r->svc_err[0]) {
         snprintf(err, errlen, "the package server cannot start: %s", r->svc_err);
         return -1;
@@ -422,7 +490,7 @@ static int make_transports(runner_t *r, char *err, size_t errlen)
     snprintf(world, sizeof(world), "%s/sim-world.db", o->state_dir ? o->state_dir : ".");
     /* The transports first: a bad certificate setting is found before any package is
      * hashed or any port opened. */
-    fu_transports_opts_t to = {.loop = &r->loop, .timers = &r->timers,
+    fu_transports_opts_t to = {.loop = r->lp, .timers = &r->timers,
                                .sim_world = o->no_journal || o->sim_in_memory ? NULL : world,
                                .force_sim = o->force_sim, .image_uri = image_uri,
                                .status_uri = status_uri, .package = package_of, .ud = r,
@@ -431,7 +499,8 @@ static int make_transports(runner_t *r, char *err, size_t errlen)
         return -1;
     /* BMCs and SSH nodes pull packages from the service (or are pushed its mapped
      * copies), and SSH nodes post their status to it. */
-    if ((r->tk[FU_TRANSPORT_REDFISH] || r->tk[FU_TRANSPORT_SSH]) && start_service(r, err, errlen) != 0)
+    if (!r->attached && (r->tk[FU_TRANSPORT_REDFISH] || r->tk[FU_TRANSPORT_SSH]) &&
+        start_service(r, err, errlen) != 0)
         return -1;
     return 0;
 }
@@ -541,31 +610,30 @@ static int check_transports(runner_t *r, char *err, size_t errlen)
 }
 
 /* One process drives a state directory's rollouts at a time. */
-static int lock_state_dir(runner_t *r, const char *dir, char *err, size_t errlen)
+int fu_state_dir_lock(const char *dir, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/deploy.lock", dir);
-    r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (r->lock_fd < 0) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         char pid[32] = "?";
-        ssize_t n = pread(r->lock_fd, pid, sizeof(pid) - 1, 0);
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
         pid[n > 0 ? n : 1] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
         snprintf(err, errlen, "another fleetup (pid %s) is running a rollout in %s: wait for it, "
                  "or use another --state-dir", pid, dir);
-        close(r->lock_fd);
-        r->lock_fd = -1;
+        close(fd);
         return -1;
     }
     char pid[32];
     int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-    if (ftruncate(r->lock_fd, 0) == 0 && pwrite(r->lock_fd, pid, (size_t)n, 0) < 0)
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) < 0)
         (void)0; /* the pid is only a hint for the message above */
-    return 0;
+    return fd;
 }
 
 static void cleanup(runner_t *r)
@@ -610,37 +678,45 @@ static int restore(runner_t *r, char *err, size_t errlen)
     return err[0] ? -1 : 0;
 }
 
-int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_result_t *res,
-                   char *err, size_t errlen)
+static runner_t *runner_new(const fu_fleet_t *f, const fu_rollout_opts_t *o)
 {
     runner_t *r = calloc(1, sizeof(*r));
     r->f = f;
     r->o = o;
     r->lock_fd = -1;
+    r->lp = &r->loop;
     r->order = malloc((f->nnodes + 1) * sizeof(uint32_t));
     fu_timers_init(&r->timers);
-    memset(res, 0, sizeof(*res));
-    int rc = -1;
-    if (o->resume_id && o->no_journal) {
+    return r;
+}
+
+/* Everything before the first turn: the selection (or the journaled one), the scheduler,
+ * the transports, the rollout recorded (or restored). */
+static int setup(runner_t *r, char *err, size_t errlen)
+{
+    const fu_fleet_t *f = r->f;
+    const fu_rollout_opts_t *o = r->o;
+    if (o->resume_id && o->no_journal && !r->attached) {
         snprintf(err, errlen, "a rollout is resumed from its journal: no_journal cannot resume");
-        goto out;
+        return -1;
     }
-    if (!o->no_journal && (r->j = fu_journal_open(o->state_dir, err, errlen)) == NULL)
-        goto out;
-    if (r->j && lock_state_dir(r, o->state_dir, err, errlen) != 0)
-        goto out;
+    if (!r->attached && !o->no_journal && (r->j = fu_journal_open(o->state_dir, err, errlen)) == NULL)
+        return -1;
+    if (!r->attached && r->j && (r->lock_fd = fu_state_dir_lock(o->state_dir, err, errlen)) < 0)
+        return -1;
     if (o->resume_id) {
         if (load_selection(r, r->j, o->resume_id, err, errlen) != 0)
-            goto out;
+            return -1;
         r->id = o->resume_id;
     } else if (select_nodes(r, err, errlen) != 0) {
-        goto out;
+        return -1;
     }
-    r->virtual = o->virtual_time || f->sim.virtual_time;
+    r->virtual = !r->attached && (o->virtual_time || f->sim.virtual_time);
     if (check_transports(r, err, errlen) != 0)
-        goto out;
+        return -1;
     if (!r->virtual) {
-        uv_loop_init(&r->loop);
+        if (!r->attached)
+            uv_loop_init(&r->loop);
         r->real = true;
     }
     r->rev = malloc((f->nnodes + 1) * sizeof(uint32_t));
@@ -648,26 +724,30 @@ int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_r
         r->rev[i] = UINT32_MAX;
     for (uint32_t i = 0; i < r->n; i++)
         r->rev[r->order[i]] = i;
+    if (r->attached) {
+        r->reason = calloc(r->n + 1, sizeof(char *));
+        r->log_tail = calloc(r->n + 1, sizeof(char *));
+    }
     fu_sched_hooks_t hooks = {r, h_start, h_cancel, h_transition, h_run};
     r->s = fu_sched_new(f, r->order, r->n, &hooks);
     /* Before the rollout is recorded: a package server that cannot start (a port in
      * use, a package changed on disk) leaves no rollout behind. */
     if (make_transports(r, err, errlen) != 0)
-        goto out;
+        return -1;
     if (o->resume_id) {
         if (restore(r, err, errlen) != 0)
-            goto out;
+            return -1;
         fu_journal_event(r->j, r->id, r->now, "resumed", 0, "resumed after a stop");
     } else if (r->j) {
         uint32_t *waves = malloc((r->n + 1) * sizeof(uint32_t));
         for (uint32_t i = 0; i < r->n; i++)
             waves[i] = fu_sched_node(r->s, i)->wave;
-        fu_rollout_options_t ro = {o->force_sim, o->virtual_time, o->sim_seed};
+        fu_rollout_options_t ro = {o->force_sim, o->virtual_time, o->sim_seed, r->attached};
         r->id = fu_journal_rollout_begin(r->j, f, o->limit, &ro, r->order, waves, r->n, wall_ms());
         free(waves);
         if (r->id < 0) {
             snprintf(err, errlen, "cannot record the rollout: %s", fu_journal_error(r->j));
-            goto out;
+            return -1;
         }
     }
     /* The rollout's id is in every node token (read when a BMC is told its image URL). */
@@ -684,6 +764,17 @@ int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_r
                 fprintf(stderr, "fleetup: warning: %s\n", w);
         }
     }
+    return 0;
+}
+
+int fu_rollout_run(const fu_fleet_t *f, const fu_rollout_opts_t *o, fu_rollout_result_t *res,
+                   char *err, size_t errlen)
+{
+    runner_t *r = runner_new(f, o);
+    memset(res, 0, sizeof(*res));
+    int rc = -1;
+    if (setup(r, err, errlen) != 0)
+        goto out;
     if (o->progress != FU_PROGRESS_NONE)
         fprintf(stderr, "fleetup: rollout %lld: %u nodes in %u waves, state in %s\n",
                 (long long)r->id, r->n, fu_sched_wave_sizes(&f->policy, r->n, NULL, UINT32_MAX),
@@ -720,4 +811,112 @@ out:
     cleanup(r);
     free(r);
     return rc;
+}
+
+/* ---- service mode ---- */
+
+static void attached_free(void *ud)
+{
+    runner_t *r = ud;
+    void (*closed)(void *) = r->closed;
+    void *closed_ud = r->closed_ud;
+    fu_transports_destroy(r->tk);
+    for (uint32_t i = 0; r->reason && i < r->n; i++) {
+        free(r->reason[i]);
+        free(r->log_tail[i]);
+    }
+    free(r->reason);
+    free(r->log_tail);
+    fu_sched_free(r->s);
+    fu_timers_free(&r->timers);
+    free(r->order);
+    free(r->rev);
+    free(r);
+    if (closed)
+        closed(closed_ud);
+}
+
+int fu_rollout_start(const fu_fleet_t *f, const fu_rollout_opts_t *o, const fu_rollout_env_t *env,
+                     fu_rollout_t **out, char *err, size_t errlen)
+{
+    runner_t *r = runner_new(f, o);
+    r->attached = true;
+    r->env = *env;
+    r->lp = env->loop;
+    r->j = env->journal;
+    *out = NULL;
+    if (setup(r, err, errlen) != 0) {
+        /* The transports made so far may hold handles: closed from the loop. */
+        fu_transports_close(NULL, 0, r->tk, NULL, attached_free, r);
+        return -1;
+    }
+    start_real(r);
+    *out = r;
+    return 0;
+}
+
+const char *fu_rollout_command(fu_rollout_t *r, fu_operator_t op)
+{
+    if (r->crashed)
+        return "the rollout stopped: its journal could not be written";
+    kick(r); /* reads the clock */
+    bool was_finished = finished(r);
+    const char *why = fu_sched_operator(r->s, op, r->now);
+    if (why)
+        return why;
+    if (r->j) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "%s by the operator (API)", fu_operator_name(op));
+        fu_journal_event(r->j, r->id, r->now, "operator", 0, msg);
+    }
+    if (was_finished && !finished(r)) { /* retry reopened it */
+        r->end_reported = false;
+        if (r->j)
+            fu_journal_rollout_end(r->j, r->id, "running", NULL, 0);
+    }
+    arm(r);
+    return NULL;
+}
+
+void fu_rollout_close(fu_rollout_t *r, void (*closed)(void *ud), void *ud)
+{
+    r->closed = closed;
+    r->closed_ud = ud;
+    uv_handle_t *hs[] = {(uv_handle_t *)&r->drive, (uv_handle_t *)&r->tick};
+    fu_transports_close(hs, 2, r->tk, NULL, attached_free, r);
+}
+
+int64_t fu_rollout_id(const fu_rollout_t *r)
+{
+    return r->id;
+}
+
+const fu_fleet_t *fu_rollout_fleet(const fu_rollout_t *r)
+{
+    return r->f;
+}
+
+const fu_sched_t *fu_rollout_sched(const fu_rollout_t *r)
+{
+    return r->s;
+}
+
+uint64_t fu_rollout_now(const fu_rollout_t *r)
+{
+    return r->now;
+}
+
+const char *fu_rollout_reason(const fu_rollout_t *r, uint32_t idx)
+{
+    return r->reason && idx < r->n ? r->reason[idx] : NULL;
+}
+
+const char *fu_rollout_log_tail(const fu_rollout_t *r, uint32_t idx)
+{
+    return r->log_tail && idx < r->n ? r->log_tail[idx] : NULL;
+}
+
+bool fu_rollout_crashed(const fu_rollout_t *r)
+{
+    return r->crashed;
 }

@@ -3,6 +3,7 @@
 #include "core/transports_open.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/service.h"
@@ -106,15 +107,18 @@ void fu_transports_destroy(fu_transport_t *tk[FU_TRANSPORT__COUNT])
 }
 
 typedef struct {
-    uv_loop_t *loop;
     int pending;
+    void (*done)(void *ud);
+    void *ud;
 } closer_t;
 
 static void closed_one(void *ud)
 {
     closer_t *c = ud;
-    if (--c->pending == 0)
-        uv_stop(c->loop);
+    if (--c->pending == 0) {
+        c->done(c->ud);
+        free(c);
+    }
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -122,24 +126,38 @@ static void on_handle_closed(uv_handle_t *h)
     closed_one(h->data);
 }
 
+void fu_transports_close(uv_handle_t *const *hs, size_t nh,
+                         fu_transport_t *const tk[FU_TRANSPORT__COUNT], struct fu_service_s *svc,
+                         void (*done)(void *ud), void *ud)
+{
+    closer_t *c = malloc(sizeof(*c));
+    if (c == NULL)
+        abort();
+    *c = (closer_t){1, done, ud}; /* held until everything below is started */
+    for (size_t k = 0; k < nh; k++) {
+        c->pending++;
+        hs[k]->data = c;
+        uv_close(hs[k], on_handle_closed);
+    }
+    c->pending += fu_transports_shutdown(tk, closed_one, c);
+    if (svc) {
+        c->pending++;
+        fu_service_stop(svc, 5000, closed_one, c);
+    }
+    closed_one(c);
+}
+
+static void stop_loop(void *ud)
+{
+    uv_stop(ud);
+}
+
 void fu_transports_close_loop(uv_loop_t *loop, uv_handle_t *const *hs, size_t nh,
                               fu_transport_t *const tk[FU_TRANSPORT__COUNT],
                               struct fu_service_s *svc)
 {
-    closer_t c = {loop, 1}; /* held until everything below is started */
-    for (size_t k = 0; k < nh; k++) {
-        c.pending++;
-        hs[k]->data = &c;
-        uv_close(hs[k], on_handle_closed);
-    }
-    c.pending += fu_transports_shutdown(tk, closed_one, &c);
-    if (svc) {
-        c.pending++;
-        fu_service_stop(svc, 5000, closed_one, &c);
-    }
-    closed_one(&c);
-    if (c.pending > 0)
-        uv_run(loop, UV_RUN_DEFAULT);
+    fu_transports_close(hs, nh, tk, svc, stop_loop, loop); /* a stop before the run: no wait */
+    uv_run(loop, UV_RUN_DEFAULT);
     /* Whatever is left (nothing, normally) is closed before the loop goes. */
     uv_run(loop, UV_RUN_NOWAIT);
 }

@@ -52,6 +52,11 @@ int fu_transports_shutdown(fu_transport_t *const tk[FU_TRANSPORT__COUNT], void (
  * few seconds), then runs the loop until all of it has closed. The handles' data
  * pointers are taken over. */
 struct fu_service_s;
+/* The same without running the loop (service mode: the loop is shared): done(ud) runs
+ * from the loop once all of it has closed. */
+void fu_transports_close(uv_handle_t *const *hs, size_t nh,
+                         fu_transport_t *const tk[FU_TRANSPORT__COUNT], struct fu_service_s *svc,
+                         void (*done)(void *ud), void *ud);
 void fu_transports_close_loop(uv_loop_t *loop, uv_handle_t *const *hs, size_t nh,
                               fu_transport_t *const tk[FU_TRANSPORT__COUNT],
                               struct fu_service_s *svc);

@@ -80,6 +80,8 @@ size_t fu_routes_body_limit(void *ud, const char *method, const char *path)
     (void)ud;
     if (strcmp(method, "POST") == 0 && route_of(path) == FU_ROUTE_CB)
         return FU_CALLBACK_MAX_BODY;
+    if (strcmp(method, "POST") == 0 && route_of(path) == FU_ROUTE_API)
+        return FU_API_MAX_BODY;
     return 0;
 }
 
@@ -108,6 +110,13 @@ static void reply(fu_routes_t *r, fu_route_t rt, fu_http_request_t *req, int sta
     if (status == 401)
         extra = "WWW-Authenticate: Bearer\r\n";
     fu_http_respond(req, status, "text/plain; charset=utf-8", extra, body, (size_t)n);
+}
+
+void fu_routes_respond(fu_routes_t *r, fu_http_request_t *req, int status, const char *content_type,
+                       const char *extra_headers, const char *body, size_t len)
+{
+    count(r, FU_ROUTE_API, status);
+    fu_http_respond(req, status, content_type, extra_headers, body, len);
 }
 
 static int hexval(int c)
@@ -154,8 +163,10 @@ static bool token_of(const fu_http_request_t *req, char *out, size_t len)
     return false;
 }
 
-static bool node_exists(fu_routes_t *r, const char *name)
+static bool node_exists(fu_routes_t *r, const char *rollout, const char *name)
 {
+    if (r->ext.node_known && r->ext.node_known(r->ext.ud, rollout, name))
+        return true;
     if (r->node_index.n == 0)
         for (size_t i = 0; i < r->fleet->nnodes; i++)
             fu_strmap_put(&r->node_index, r->fleet->nodes[i].name,
@@ -215,12 +226,14 @@ static void serve_package(fu_routes_t *r, fu_http_request_t *req)
     }
     bool ok = fu_admin_check(r->secrets, tok) ||
               (fu_token_split(tok, ro, sizeof(ro), node, sizeof(node)) &&
-               token_ok(r, ro, node, tok) && node_exists(r, node));
+               token_ok(r, ro, node, tok) && node_exists(r, ro, node));
     if (!ok) {
         reply(r, FU_ROUTE_PKG, req, 403, "this token is not valid here");
         return;
     }
     const fu_package_t *p = strlen(sha) == 64 ? fu_packages_find(r->packages, sha) : NULL;
+    if (p == NULL && r->ext.package && strlen(sha) == 64)
+        p = r->ext.package(r->ext.ud, sha);
     if (p == NULL) {
         reply(r, FU_ROUTE_PKG, req, 404, "no package with this SHA-256");
         return;
@@ -356,7 +369,7 @@ static void handle_callback(fu_routes_t *r, fu_http_request_t *req)
               cb.node, cb.rollout);
         return;
     }
-    if (!node_exists(r, cb.node)) {
+    if (!node_exists(r, cb.rollout, cb.node)) {
         reply(r, FU_ROUTE_CB, req, 404, "no node '%s' in this fleet", cb.node);
         return;
     }
@@ -406,6 +419,8 @@ static json_t *callback_json(const fu_status_post_t *c)
 static void handle_api(fu_routes_t *r, fu_http_request_t *req)
 {
     const char *what = req->path + 8;
+    if (r->ext.api && r->ext.api(r->ext.ud, req))
+        return;
     if (strcmp(req->method, "GET") != 0 && !req->head) {
         reply(r, FU_ROUTE_API, req, 405, "the API is read with GET");
         return;
@@ -481,6 +496,8 @@ static void handle_metrics(fu_routes_t *r, fu_http_request_t *req)
                "# TYPE fleetup_packages gauge\n"
                "fleetup_packages %zu\n",
             (unsigned long long)st.limit_errors, (unsigned long long)r->ncallbacks, r->packages->n);
+    if (r->ext.metrics)
+        r->ext.metrics(r->ext.ud, m);
     fclose(m);
     count(r, FU_ROUTE_METRICS, 200);
     fu_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, buf, len);

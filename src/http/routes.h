@@ -4,6 +4,7 @@
 #define FU_ROUTES_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "core/arena.h"
 #include "core/fleet.h"
@@ -13,6 +14,7 @@
 #include "http/token.h"
 
 #define FU_CALLBACK_MAX_BODY (64 * 1024)
+#define FU_API_MAX_BODY (64 * 1024)
 #define FU_CALLBACKS_KEPT 1024
 
 typedef struct {
@@ -23,8 +25,23 @@ typedef struct {
 
 typedef enum { FU_ROUTE_PKG, FU_ROUTE_CB, FU_ROUTE_API, FU_ROUTE_METRICS, FU_ROUTE_OTHER, FU_ROUTE__COUNT } fu_route_t;
 
+/* What a layer above adds to the routes (`fleetup serve`'s rollouts); every member may
+ * be NULL. */
+typedef struct {
+    /* /api/v1/... after the admin token was checked: true when it answered req. */
+    bool (*api)(void *ud, fu_http_request_t *req);
+    /* More gauges for /metrics, in Prometheus text. */
+    void (*metrics)(void *ud, FILE *out);
+    /* Packages beyond the service's own fleet's (submitted rollouts'), or NULL. */
+    const fu_package_t *(*package)(void *ud, const char *sha256);
+    /* Is node in rollout? (beyond the service's own fleet) */
+    bool (*node_known)(void *ud, const char *rollout, const char *node);
+    void *ud;
+} fu_routes_ext_t;
+
 typedef struct {
     const fu_fleet_t *fleet;
+    fu_routes_ext_t ext;
     const fu_packages_t *packages;
     const fu_secrets_t *secrets;
     fu_http_server_t *server;
@@ -49,5 +66,8 @@ void fu_routes_init(fu_routes_t *r);
 void fu_routes_free(fu_routes_t *r);
 void fu_routes_handle(void *ud, fu_http_request_t *req);
 size_t fu_routes_body_limit(void *ud, const char *method, const char *path);
+/* An answer from an extension's API handler, counted in /metrics like the routes' own. */
+void fu_routes_respond(fu_routes_t *r, fu_http_request_t *req, int status, const char *content_type,
+                       const char *extra_headers, const char *body, size_t len);
 
 #endif

@@ -121,9 +121,11 @@ void fu_service_free(fu_service_t *s)
 }
 
 /* The host a node reaches fleetup at (see fu_service_image_url), or NULL. */
-static const char *node_facing_host(const fu_service_t *s, const char *local)
+static const char *node_facing_host(const fu_service_t *s, const fu_fleet_t *f, const char *local)
 {
-    const char *host = s->f->server.callback_address;
+    const char *host = f->server.callback_address;
+    if (host == NULL)
+        host = s->f->server.callback_address;
     if (host == NULL)
         host = local && *local ? local : NULL;
     if (host == NULL && s->nbound == 1 && strcmp(s->bound[0], "0.0.0.0") != 0 &&
@@ -133,10 +135,10 @@ static const char *node_facing_host(const fu_service_t *s, const char *local)
 }
 
 /* scheme://host:port of the service as node n sees it; -1 with a message in buf. */
-static int base_url(const fu_service_t *s, const fu_node_t *n, const char *local, char *buf,
-                    size_t len)
+static int base_url(const fu_service_t *s, const fu_fleet_t *f, const fu_node_t *n,
+                    const char *local, char *buf, size_t len)
 {
-    const char *host = node_facing_host(s, local);
+    const char *host = node_facing_host(s, f, local);
     if (host == NULL) {
         snprintf(buf, len, "no address for the node to reach fleetup at: set "
                            "server.callback_address in the fleet file");
@@ -149,10 +151,11 @@ static int base_url(const fu_service_t *s, const fu_node_t *n, const char *local
     return w < 0 || (size_t)w >= len ? -1 : w;
 }
 
-int fu_service_image_url(const fu_service_t *s, const fu_node_t *n, const fu_component_t *c,
-                         const char *rollout, const char *local, char *buf, size_t len)
+int fu_service_image_url(const fu_service_t *s, const fu_fleet_t *f, const fu_node_t *n,
+                         const fu_component_t *c, const char *rollout, const char *local,
+                         char *buf, size_t len)
 {
-    int b = base_url(s, n, local, buf, len);
+    int b = base_url(s, f, n, local, buf, len);
     if (b < 0)
         return -1;
     char tok[1024];
@@ -165,11 +168,11 @@ int fu_service_image_url(const fu_service_t *s, const fu_node_t *n, const fu_com
     return b + w;
 }
 
-int fu_service_status_url(const fu_service_t *s, const fu_node_t *n, const char *rollout,
-                          const char *local, char *url, size_t urllen, char *tok, size_t toklen,
-                          char *pin, size_t pinlen)
+int fu_service_status_url(const fu_service_t *s, const fu_fleet_t *f, const fu_node_t *n,
+                          const char *rollout, const char *local, char *url, size_t urllen,
+                          char *tok, size_t toklen, char *pin, size_t pinlen)
 {
-    int b = base_url(s, n, local, url, urllen);
+    int b = base_url(s, f, n, local, url, urllen);
     if (b < 0)
         return -1;
     size_t w = (size_t)b;

@@ -61,17 +61,19 @@ void fu_service_stop(fu_service_t *s, uint64_t deadline_ms, void (*cb)(void *ud)
 /* After stopped (or if never started): frees what init made. */
 void fu_service_free(fu_service_t *s);
 
-/* The URL a node downloads component c from: scheme by the node's callback_scheme,
- * host = the fleet's callback_address, else local (the address the orchestrator used to
- * reach the node), else the one address listened on. -1 with a message in buf. */
-int fu_service_image_url(const fu_service_t *s, const fu_node_t *n, const fu_component_t *c,
-                         const char *rollout, const char *local, char *buf, size_t len);
+/* The URL a node of fleet f downloads component c from: scheme by the node's
+ * callback_scheme, host = f's callback_address, else the service's fleet's, else local
+ * (the address the orchestrator used to reach the node), else the one address listened
+ * on. -1 with a message in buf. */
+int fu_service_image_url(const fu_service_t *s, const fu_fleet_t *f, const fu_node_t *n,
+                         const fu_component_t *c, const char *rollout, const char *local,
+                         char *buf, size_t len);
 
 /* Where node n posts its status (/cb/ROLLOUT/NODE, same host rules), its bearer token,
  * and the public-key pin of the HTTPS certificate as curl's --pinnedpubkey takes it
  * ("sha256//BASE64"; empty without TLS). -1 with a message in url. */
-int fu_service_status_url(const fu_service_t *s, const fu_node_t *n, const char *rollout,
-                          const char *local, char *url, size_t urllen, char *tok, size_t toklen,
-                          char *pin, size_t pinlen);
+int fu_service_status_url(const fu_service_t *s, const fu_fleet_t *f, const fu_node_t *n,
+                          const char *rollout, const char *local, char *url, size_t urllen,
+                          char *tok, size_t toklen, char *pin, size_t pinlen);
 
 #endif

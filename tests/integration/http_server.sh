@@ -184,7 +184,13 @@ PY
 python3 -c "import sys; w=open(sys.argv[1]).read().split(); assert w[0]=='fast' and w[1]=='200' and float(w[2]) < 1.0, w" "$work/crowd" && ok || { bad "a fast client beside 1,000 slow ones"; cat "$work/crowd" >&2; }
 
 # --- the connection cap
-start_server "$work/cap.log" --port $((base + 2)) --ssl-port $((base + 3)) --bind 127.0.0.1 --max-connections 3
+# (each server its own state directory: one serve holds a state directory's lock; the
+# copied secrets keep the node token valid)
+for d in cap idle; do
+    mkdir -m 700 "$work/state-$d" && cp "$st/server.secret" "$st/admin.token" "$work/state-$d/"
+done
+start_server "$work/cap.log" --port $((base + 2)) --ssl-port $((base + 3)) --bind 127.0.0.1 --max-connections 3 \
+    --state-dir "$work/state-cap"
 CAP=$pid
 python3 - "$((base + 2))" >"$work/cap" <<'PY'
 import socket, sys, time
@@ -249,7 +255,8 @@ contains "$work/rev" "trailer HTTP/1.1 401 Unauthorized"
 kill -0 "$SERVER" 2>/dev/null && ok || bad "the server died"
 
 # --- an idle keep-alive connection is closed after --idle-timeout
-start_server "$work/idle.log" --port $((base + 4)) --ssl-port $((base + 5)) --bind 127.0.0.1 --idle-timeout 1s
+start_server "$work/idle.log" --port $((base + 4)) --ssl-port $((base + 5)) --bind 127.0.0.1 --idle-timeout 1s \
+    --state-dir "$work/state-idle"
 IDLE=$pid
 python3 - "$((base + 4))" "$TOK" "$SMALL" >"$work/idle" <<'PY'
 import socket, sys, time
@@ -300,7 +307,7 @@ baseline:
   components:
     - {name: huge, version: "1", package: huge.bin, sha256: $HUGE}
 YML
-"$FU" serve "$work/fleet3.yml" --state-dir "$st" --port $((base + 8)) --ssl-port $((base + 9)) --bind 127.0.0.1 >"$work/huge.log" 2>&1 &
+"$FU" serve "$work/fleet3.yml" --state-dir "$work/state-huge" --port $((base + 8)) --ssl-port $((base + 9)) --bind 127.0.0.1 >"$work/huge.log" 2>&1 &
 hp=$!
 # Until its SIGTERM handler is in place (SigCgt bit 15), a busy machine would see the
 # default action kill it: wait for the handler (5 s at most), not a fixed time.
@@ -317,7 +324,7 @@ check "SIGTERM while hashing" "$?" 0
 cp "$work/fleet.yml" "$work/fleet2.yml"
 printf 'tampered\n' >"$work/small.bin.2"
 sed -i "s|package: small.bin|package: small.bin.2|" "$work/fleet2.yml"
-"$FU" serve "$work/fleet2.yml" --state-dir "$st" --port $((base + 6)) --ssl-port $((base + 7)) --bind 127.0.0.1 >"$work/bad.log" 2>&1
+"$FU" serve "$work/fleet2.yml" --state-dir "$work/state-bad" --port $((base + 6)) --ssl-port $((base + 7)) --bind 127.0.0.1 >"$work/bad.log" 2>&1
 check "serve refuses a package with another SHA-256" "$?" 2
 contains "$work/bad.log" "component 'small': package 'small.bin.2' has SHA-256"
 
