@@ -1,0 +1,254 @@
+#!/bin/sh
+# fleetup serve as a service: rollouts submitted through the API run side by side; every
+# operator command applies or says why not; nothing without the admin token; the live
+# feed (SSE), node details and /metrics gauges; a restart resumes the rollouts it was
+# running. Simulated nodes (transport sim, real time); loopback only.
+# usage: serve_api.sh FLEETUP SOURCE_DIR
+set -u
+FU=$1
+SRC=$2
+work=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$work"' EXIT
+. "$SRC/tests/integration/lib/assert.sh"
+command -v curl >/dev/null || { echo "serve_api: curl missing: skipped"; exit 77; }
+
+base=$((17000 + ($$ % 440) * 2))
+P=$base
+S=$((base + 1))
+st="$work/state"
+U="https://127.0.0.1:$S/api/v1"
+
+start_serve() {
+    "$FU" serve --state-dir "$st" --bind 127.0.0.1 --port $P --ssl-port $S >"$work/serve.log" 2>&1 &
+    pid=$!
+    i=0
+    while ! [ -s "$st/serve.json" ]; do
+        i=$((i + 1))
+        if [ $i -gt 100 ] || ! kill -0 $pid 2>/dev/null; then
+            echo "FAIL: serve did not start:" >&2; cat "$work/serve.log" >&2; exit 1
+        fi
+        sleep 0.1
+    done
+    TOK=$(cat "$st/admin.token")
+}
+
+# api METHOD PATH [JSON]: the status in $code, the body in $work/body (admin token).
+api() {
+    code=$(curl -sk -o "$work/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $TOK" \
+        ${3:+-H 'Content-Type: application/json' --data "$3"} "$U$2")
+}
+# jq_ EXPR: a Python expression over the last body (d); prints its value.
+jq_() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$work/body"; }
+check() { if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; sed 's/^/    /' "$work/body" >&2; fi; }
+# wait_for ID EXPR: polls the rollout until the Python expression over it holds (30 s).
+wait_for() {
+    i=0
+    while :; do
+        api GET "/rollouts/$1"
+        [ "$(jq_ "$2")" = True ] && return 0
+        i=$((i + 1))
+        [ $i -gt 150 ] && { bad "rollout $1 never reached: $2"; sed 's/^/    /' "$work/body" | cut -c1-400 >&2; return 1; }
+        sleep 0.2
+    done
+}
+started() { jq_ "d['nodes'] - d['counts']['pending']"; }
+
+# Fleet A: 40 nodes, a manual canary, some installs fail. Fleet B: 30 other nodes, slow.
+cat >"$work/a.yml" <<'YML'
+fleetup: 1
+defaults: {transport: sim}
+nodes:
+  a-[01:40]: {}
+baseline:
+  components:
+    - {name: fw, version: "2.0"}
+rollout:
+  waves: [1, 100%]
+  canary: true
+  promote: manual
+  concurrency: 4
+  retries: 0
+  max_fail: 100%
+sim:
+  seed: 7
+  durations: {connect: 20ms, inventory: 50ms, stage: 50ms, install: 300ms, verify: 50ms}
+  fail: {install: 20%}
+YML
+cat >"$work/b.yml" <<'YML'
+fleetup: 1
+defaults: {transport: sim}
+nodes:
+  b-[01:30]: {}
+baseline:
+  components:
+    - {name: fw, version: "2.0"}
+rollout:
+  waves: [100%]
+  concurrency: 2
+sim:
+  seed: 8
+  durations: {connect: 20ms, inventory: 50ms, stage: 50ms, install: 2s, verify: 50ms}
+YML
+printf 'fleetup: 1\nnodes:\n  x: {transport: sim}\nrollout:\n  waves: [1, 0%%]\n' >"$work/bad.yml"
+
+start_serve
+contains "$work/serve.log" "dashboard https://127.0.0.1:$S/"
+
+# --- no admin token, no API: every route and every command
+for r in "GET /rollouts" "POST /rollouts" "GET /rollouts/1" "GET /rollouts/1/events" \
+         "POST /rollouts/1/pause" "POST /rollouts/1/resume" "POST /rollouts/1/abort" \
+         "POST /rollouts/1/promote" "POST /rollouts/1/retry"; do
+    set -- $r
+    c=$(curl -sk -o /dev/null -w '%{http_code}' -X "$1" "$U$2")
+    check "$r without a token" "$c" 401
+    c=$(curl -sk -o /dev/null -w '%{http_code}' -X "$1" -H "Authorization: Bearer 0000" "$U$2")
+    check "$r with a wrong token" "$c" 403
+done
+c=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOK" "http://127.0.0.1:$P/api/v1/rollouts")
+check "the API is not on the plain port" "$c" 404
+
+# --- submissions that are refused start nothing
+api POST /rollouts '{"fleet": "relative.yml"}'
+check "relative fleet path" "$code" 400
+api POST /rollouts '{"fleet": "/x.yml", "colour": "red"}'
+check "unknown field" "$code" 400
+contains "$work/body" "unknown field 'colour'"
+api POST /rollouts 'not json'
+check "not JSON" "$code" 400
+api POST /rollouts "{\"fleet\": \"$work/bad.yml\"}"
+check "invalid fleet" "$code" 400
+contains "$work/body" "bad.yml:5:14: error: a wave size '0%' must be"
+api POST /rollouts "{\"fleet\": \"$work/a.yml\", \"limit\": \"zzz*\"}"
+check "a limit that selects nothing" "$code" 400
+api GET /rollouts
+check "nothing was started" "$(jq_ "len(d['rollouts'])")" 0
+
+# --- rollout 1 (A), submitted paused: nothing starts until resume
+api POST /rollouts "{\"fleet\": \"$work/a.yml\", \"paused\": true}"
+check "submit A" "$code" 201
+A=$(jq_ "d['id']")
+check "A starts paused" "$(jq_ "d['state']")" paused
+sleep 1
+api GET "/rollouts/$A"
+check "paused: no node started" "$(started)" 0
+api POST "/rollouts/$A/promote"
+check "promote with no canary waiting" "$code" 409
+contains "$work/body" "no canary wave is waiting for promote"
+api POST "/rollouts/$A/resume"
+check "resume A" "$code" 200
+check "resume answer" "$(jq_ "d['state']")" running
+
+# --- rollout 2 (B) beside it; the same nodes twice are refused
+api POST /rollouts "{\"fleet\": \"$work/a.yml\"}"
+check "A's nodes in a second rollout" "$code" 409
+contains "$work/body" "is in rollout $A, which has not finished"
+api POST /rollouts "{\"fleet\": \"$work/b.yml\"}"
+check "submit B" "$code" 201
+B=$(jq_ "d['id']")
+api GET /rollouts
+check "both listed, newest first" "$(jq_ "[r['id'] for r in d['rollouts']]")" "[$B, $A]"
+check "both live" "$(jq_ "all(r['live'] for r in d['rollouts'])")" True
+
+# --- abort B: nodes not past inventory are cancelled; a second abort is refused
+api POST "/rollouts/$B/abort"
+check "abort B" "$code" 200
+wait_for "$B" "d['state'] == 'finished'"
+check "B: cancelled nodes" "$(jq_ "d['counts']['cancelled'] > 20")" True
+api POST "/rollouts/$B/abort"
+check "abort a finished rollout" "$code" 409
+api POST "/rollouts/$B/bogus"
+check "an unknown command" "$code" 404
+
+# --- the canary: A waits for promote, then runs on
+wait_for "$A" "d['state'] == 'awaiting-promote'"
+check "canary: one node ended" "$(jq_ "d['waves'][0]['ended']")" 1
+api POST "/rollouts/$A/resume"
+check "resume does not pass the canary gate" "$code" 409
+api POST "/rollouts/$A/promote"
+check "promote A" "$code" 200
+
+# --- pause stops new starts, nodes in flight finish; resume
+api POST "/rollouts/$A/pause"
+check "pause A" "$code" 200
+api POST "/rollouts/$A/pause"
+check "pause twice" "$code" 409
+sleep 1 # nodes in flight (300 ms installs) end
+api GET "/rollouts/$A"
+s1=$(started)
+check "paused: nothing in flight" "$(jq_ "d['in_flight']")" 0
+sleep 1.5
+api GET "/rollouts/$A"
+check "paused: no new start in 1.5 s" "$(started)" "$s1"
+api POST "/rollouts/$A/resume"
+check "resume A again" "$code" 200
+
+# --- A finishes with failures; retry puts the failed nodes back
+wait_for "$A" "d['state'] == 'finished'"
+failed=$(jq_ "d['counts']['failed']")
+[ "$failed" -gt 0 ] && ok || bad "fleet A was meant to have failed installs"
+api GET "/rollouts/$A/nodes"
+fnode=$(jq_ "[n[0] for n in d['nodes'] if n[1] == 'failed'][0]")
+check "node rows carry the reason" "$(jq_ "all(n[7] for n in d['nodes'] if n[1] == 'failed')")" True
+api POST "/rollouts/$A/retry"
+check "retry A" "$code" 200
+contains "$work/body" "retry applied"
+wait_for "$A" "d['state'] == 'finished'"
+api GET "/rollouts/$A/nodes/$fnode"
+check "node detail" "$code" 200
+contains "$work/body" "retried by the operator"
+check "the node was tried again" "$(jq_ "sum(1 for t in d['transitions'] if t['to'] == 'active/install') >= 2")" True
+api GET "/rollouts/$A/nodes/nobody"
+check "an unknown node" "$code" 404
+api GET /rollouts/999
+check "an unknown rollout" "$code" 404
+
+# --- the live feed: a rollout event, then a snapshot of every node
+curl -sk -N -m 2 -H "Authorization: Bearer $TOK" "$U/rollouts/$A/events" >"$work/sse" 2>/dev/null
+contains "$work/sse" "^event: rollout"
+contains "$work/sse" "^event: nodes"
+python3 - "$work/sse" <<'PY' && ok || bad "the snapshot holds all 40 nodes"
+import json, sys
+rows = []
+ev = None
+for line in open(sys.argv[1]):
+    line = line.rstrip("\n")
+    if line.startswith("event: "): ev = line[7:]
+    elif line.startswith("data: ") and ev == "nodes": rows += json.loads(line[6:])["rows"]
+assert len({r[0] for r in rows}) == 40, len(rows)
+PY
+
+# --- metrics: rollout, wave and node-state gauges
+curl -sk -H "Authorization: Bearer $TOK" "https://127.0.0.1:$S/metrics" >"$work/metrics"
+contains "$work/metrics" "fleetup_rollout_state{rollout=\"$A\",state=\"finished\"} 1"
+contains "$work/metrics" "fleetup_rollout_nodes{rollout=\"$A\",state=\"done\"}"
+contains "$work/metrics" "fleetup_wave_nodes{rollout=\"$A\",wave=\"2\",state=\"done\"}"
+contains "$work/metrics" "fleetup_rollouts{state=\"finished\"} 2"
+
+# --- a restart resumes the rollouts the service was running
+# (the simulated nodes keep their versions by fleet index: C asks for a newer one)
+sed -e 's/b-\[01:30\]/c-[01:30]/' -e 's/"2.0"/"3.0"/' "$work/b.yml" >"$work/c.yml"
+api POST /rollouts "{\"fleet\": \"$work/c.yml\"}"
+check "submit C" "$code" 201
+C=$(jq_ "d['id']")
+sleep 1
+kill -TERM $pid
+wait $pid
+check "serve exits 0 on SIGTERM" "$?" 0
+pid=
+[ -e "$st/serve.json" ] && bad "serve.json left behind" || ok
+start_serve
+contains "$work/serve.log" "rollout $C resumed"
+api GET "/rollouts/$C"
+check "C is live again" "$(jq_ "d['live']")" True
+api GET "/rollouts/$B"
+check "B (finished) is journaled only" "$(jq_ "(d['live'], d['state'])")" "(False, 'finished')"
+api POST "/rollouts/$B/retry"
+check "a command on a rollout not live" "$code" 409
+api POST "/rollouts/$C/abort"
+check "abort C" "$code" 200
+kill -TERM $pid
+wait $pid
+pid=
+lacks "$work/serve.log" "$TOK"
+finish serve_api
