@@ -8,10 +8,13 @@ set -eu
 
 BUILD="cmake make gcc clang pkg-config libuv1-dev libssh2-1-dev node-llhttp libssl-dev \
 libyaml-dev libjansson-dev libsqlite3-dev libcmocka-dev libclang-rt-14-dev"
-TEST="curl nftables openssh-server openssh-client python3-sushy sqlite3 busybox"
+TEST="curl nftables openssh-server openssh-client python3-sushy sqlite3 busybox chromium nodejs"
 BENCH="ansible-core ansible time nginx wrk pdsh pssh clustershell iproute2"
 
 want="$BUILD $TEST"
+# The browser tests drive chromium with playwright-core from npm (tests/browser, npm ci
+# at test time). Debian packages npm apart; a NodeSource nodejs carries its own.
+command -v npm >/dev/null 2>&1 || want="$want npm"
 check_only=0
 for arg in "$@"; do
     case "$arg" in

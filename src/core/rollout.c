@@ -27,7 +27,7 @@ struct fu_rollout_s {
     const fu_rollout_opts_t *o;
     /* Service mode: the caller's loop, journal and service (attached); else our own. */
     fu_rollout_env_t env;
-    bool attached, end_reported;
+    bool attached, end_reported, closing;
     uv_loop_t *lp;
     char **reason, **log_tail; /* per node in order: last failure, last log tail */
     void (*closed)(void *ud);
@@ -179,7 +179,7 @@ static void on_phase(void *ud, uint32_t node, fu_phase_t ph, const char *err,
 {
     runner_t *r = ud;
     uint32_t i = r->rev[node];
-    if (i == UINT32_MAX || r->crashed)
+    if (i == UINT32_MAX || r->crashed || r->closing) /* closing: results of the cancels */
         return;
     kick(r);
     if (r->log_tail && res && res->log_tail && res->log_tail[0]) {
@@ -202,7 +202,7 @@ static void on_started(void *ud, uint32_t node, fu_phase_t ph, bool waiting)
 {
     runner_t *r = ud;
     uint32_t i = r->rev[node];
-    if (i == UINT32_MAX || r->crashed)
+    if (i == UINT32_MAX || r->crashed || r->closing)
         return;
     kick(r); /* reads the clock */
     fu_sched_phase_started(r->s, i, ph, r->now, waiting);
@@ -857,6 +857,8 @@ int fu_rollout_start(const fu_fleet_t *f, const fu_rollout_opts_t *o, const fu_r
 
 const char *fu_rollout_command(fu_rollout_t *r, fu_operator_t op)
 {
+    if (r->closing)
+        return "the service is stopping";
     if (r->crashed)
         return "the rollout stopped: its journal could not be written";
     kick(r); /* reads the clock */
@@ -882,6 +884,7 @@ void fu_rollout_close(fu_rollout_t *r, void (*closed)(void *ud), void *ud)
 {
     r->closed = closed;
     r->closed_ud = ud;
+    r->closing = true;
     uv_handle_t *hs[] = {(uv_handle_t *)&r->drive, (uv_handle_t *)&r->tick};
     fu_transports_close(hs, 2, r->tk, NULL, attached_free, r);
 }

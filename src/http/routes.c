@@ -1,6 +1,8 @@
 /* Routes (routes.h). Every refusal says why in a short text body. */
 #include "http/routes.h"
 
+#include "dashboard/assets.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <strings.h>
@@ -504,6 +506,38 @@ static void handle_metrics(fu_routes_t *r, fu_http_request_t *req)
     free(buf);
 }
 
+/* ---- the dashboard: static files, no token (the API they call needs one) ---- */
+
+/* Nothing on the page may load from elsewhere, nor be framed. */
+#define DASHBOARD_HEADERS                                                                         \
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "          \
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "             \
+    "frame-ancestors 'none'\r\n"                                                                  \
+    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"                         \
+    "X-Frame-Options: DENY\r\nCache-Control: no-cache\r\n"
+
+static bool serve_dashboard(fu_routes_t *r, fu_http_request_t *req)
+{
+    const fu_asset_t *a = fu_dashboard_asset(req->path);
+    if (a == NULL || (strcmp(req->method, "GET") != 0 && !req->head))
+        return false;
+    if (!req->tls && !r->api_on_http) {
+        reply(r, FU_ROUTE_OTHER, req, 404, "the dashboard is on the HTTPS port (%u)", r->ssl_port);
+        return true;
+    }
+    char extra[1024];
+    snprintf(extra, sizeof(extra), DASHBOARD_HEADERS "ETag: %s\r\n", a->etag);
+    const char *inm = fu_http_header(req, "If-None-Match");
+    if (inm && strstr(inm, a->etag)) {
+        count(r, FU_ROUTE_OTHER, 304);
+        fu_http_respond(req, 304, NULL, extra, NULL, 0);
+        return true;
+    }
+    count(r, FU_ROUTE_OTHER, 200);
+    fu_http_respond(req, 200, a->content_type, extra, (const char *)a->data, a->len);
+    return true;
+}
+
 void fu_routes_handle(void *ud, fu_http_request_t *req)
 {
     fu_routes_t *r = ud;
@@ -526,10 +560,12 @@ void fu_routes_handle(void *ud, fu_http_request_t *req)
         } else {
             handle_metrics(r, req);
         }
+    } else if (serve_dashboard(r, req)) {
+        return;
     } else if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0 &&
                strcmp(req->method, "POST") != 0) {
         reply(r, rt, req, 405, "method %s is not served here", req->method);
     } else {
-        reply(r, rt, req, 404, "no such route (/pkg/SHA256, /cb/ROLLOUT/NODE, /api/v1/..., /metrics)");
+        reply(r, rt, req, 404, "no such route (/, /pkg/SHA256, /cb/ROLLOUT/NODE, /api/v1/..., /metrics)");
     }
 }

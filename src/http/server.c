@@ -1,7 +1,8 @@
 /* HTTP/1.1 server (server.h). A connection owns its uv_tcp_t, an llhttp parser, a fixed
  * head buffer (16 KiB: the limit is also the allocation) and, on TLS listeners, a memory-
  * BIO TLS state. Requests are answered in order as they complete, so pipelining needs no
- * queue; a large body written from shared memory pauses the parser until it is sent. */
+ * queue; a large body written from shared memory pauses the parser until it is sent, and
+ * so does an answer given later (fu_http_defer) or piece by piece (fu_http_stream_*). */
 #include "http/server.h"
 
 #include <llhttp.h>
@@ -20,6 +21,7 @@
 #define TLS_CHUNK (256u * 1024)  /* plaintext encrypted per pump step */
 #define PENDING_MAX (64u * 1024) /* unparsed input held while a response streams */
 #define SMALL_BODY 4096          /* bodies up to this go out in one write with the head */
+#define HEAD_MAX 1024            /* a response head; extra headers beyond it are dropped */
 
 typedef struct listener_s {
     uv_tcp_t tcp;
@@ -34,9 +36,11 @@ struct fu_http_server_s {
     fu_http_limits_t lim;
     listener_t *listeners;
     fu_http_conn_t *conns; /* doubly linked: the open ones */
+    fu_http_conn_t *gone_due; /* closed inside a stream call: gone runs from the loop */
     uint32_t allocated;    /* connections not yet freed (open or closing) */
     fu_http_stats_t stats;
     bool shutting_down;
+    bool freeing; /* fu_http_server_free(): the last connection freed takes the server */
     bool (*accept)(void *ud, const char *local, const char *peer);
     uv_timer_t shutdown_timer;
     void (*shutdown_cb)(void *);
@@ -49,6 +53,23 @@ typedef struct {
     size_t len;
     char data[]; /* owned copy (headers, small bodies, TLS records) */
 } wreq_t;
+
+/* Who answers the request in hand: the handler before it returns, or later, once from a
+ * timer (fu_http_defer), or piece by piece until fu_http_stream_close(). While not
+ * ANSWER_INLINE the parser stays paused, and gone runs if the connection ends first. */
+typedef enum { ANSWER_INLINE, ANSWER_DEFERRED, ANSWER_STREAMING } answer_t;
+
+/* How the client learns where a body ends: its length, the last chunk (a stream), or the
+ * close (a stream to an HTTP/1.0 client, which knows no chunks). */
+typedef enum { FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE } framing_t;
+
+/* Lives in its connection, so it needs no allocation and goes with it. */
+struct fu_http_stream_s {
+    fu_http_conn_t *conn;
+    framing_t framing; /* FRAME_CHUNKED or FRAME_CLOSE */
+    bool bodyless;     /* HEAD, 204, 304: the head is all */
+    bool keep;         /* keep-alive after fu_http_stream_close() */
+};
 
 struct fu_http_conn_s {
     uv_tcp_t tcp;
@@ -83,15 +104,46 @@ struct fu_http_conn_s {
     size_t unsent; /* bytes handed to uv_write and not yet written */
     char *pending;
     size_t pending_len;
-    /* fu_http_defer(): the request is answered later; gone runs if we close first */
-    bool deferred;
+    /* answered later or streamed: gone runs if we close first */
+    answer_t answer;
     void (*gone)(void *ud);
     void *gone_ud;
+    fu_http_stream_t live; /* ANSWER_STREAMING: the handle given out */
+    bool in_stream_call;   /* inside fu_http_stream_open/write: a close keeps gone for later */
 };
 
 static const llhttp_settings_t *settings(void);
 static void conn_close(fu_http_conn_t *c);
+static void server_release(fu_http_server_t *s);
 static void parse(fu_http_conn_t *c, const char *data, size_t len);
+
+/* The server's lists of connections (open ones; closed ones whose gone is due). */
+static void conn_link(fu_http_conn_t **head, fu_http_conn_t *c)
+{
+    c->prev = NULL;
+    c->next = *head;
+    if (*head)
+        (*head)->prev = c;
+    *head = c;
+}
+
+static void conn_unlink(fu_http_conn_t **head, fu_http_conn_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+}
+
+/* Tells the owner of a deferred request or a stream that its connection is gone. */
+static void tell_gone(fu_http_conn_t *c)
+{
+    void (*gone)(void *ud) = c->gone;
+    c->gone = NULL;
+    gone(c->gone_ud);
+}
 
 const char *fu_http_status_text(int status)
 {
@@ -166,7 +218,7 @@ static void after_send(fu_http_conn_t *c)
             conn_close(c);
         return;
     }
-    if (c->paused && !c->deferred && c->unsent < HIGH_WATER / 2) {
+    if (c->paused && c->answer == ANSWER_INLINE && c->unsent < HIGH_WATER / 2) {
         c->paused = false;
         llhttp_resume(&c->parser);
         char *p = c->pending;
@@ -371,27 +423,25 @@ static void pump(fu_http_conn_t *c)
 
 /* ---- responses ---- */
 
-static void finish_response(fu_http_request_t *req, int status, const char *ctype,
-                            const char *extra, const char *body, uint64_t len, bool copy,
-                            int fd, uint64_t fd_off)
+/* Whether the connection stays open for the next request after this answer. */
+static bool keep_alive(fu_http_conn_t *c, int status)
 {
-    fu_http_conn_t *c = req->conn;
-    if (c->closing)
-        return;
-    bool was_deferred = c->deferred;
-    c->deferred = false;
-    c->gone = NULL;
-    bool keep = llhttp_should_keep_alive(&c->parser) && !c->server->shutting_down &&
-                c->error_status == 0 && status != 408;
-    /* The head, appended by hand: this runs once per request (snprintf showed in profiles). */
-    char head[1024];
+    return llhttp_should_keep_alive(&c->parser) && !c->server->shutting_down &&
+           c->error_status == 0 && status != 408;
+}
+
+/* The status line and headers, appended by hand: this runs once per request (snprintf
+ * showed in profiles). len counts only with FRAME_LENGTH. Returns the head's length. */
+static size_t build_head(char head[HEAD_MAX], int status, const char *ctype, const char *extra,
+                         framing_t framing, uint64_t len, bool keep)
+{
     size_t n = 0;
     char num[24];
     bool no_body_status = status == 204 || status == 304;
 #define APPEND(str)                                                                      \
     do {                                                                                 \
         size_t l_ = strlen(str);                                                         \
-        if (n + l_ < sizeof(head) - 3) {                                                 \
+        if (n + l_ < HEAD_MAX - 3) {                                                     \
             memcpy(head + n, str, l_);                                                   \
             n += l_;                                                                     \
         }                                                                                \
@@ -402,10 +452,14 @@ static void finish_response(fu_http_request_t *req, int status, const char *ctyp
     APPEND(fu_http_status_text(status));
     APPEND("\r\nServer: fleetup\r\n");
     if (!no_body_status) {
-        snprintf(num, sizeof(num), "%llu", (unsigned long long)len);
-        APPEND("Content-Length: ");
-        APPEND(num);
-        APPEND("\r\n");
+        if (framing == FRAME_LENGTH) {
+            snprintf(num, sizeof(num), "%llu", (unsigned long long)len);
+            APPEND("Content-Length: ");
+            APPEND(num);
+            APPEND("\r\n");
+        } else if (framing == FRAME_CHUNKED) {
+            APPEND("Transfer-Encoding: chunked\r\n");
+        }
         if (ctype) {
             APPEND("Content-Type: ");
             APPEND(ctype);
@@ -418,6 +472,32 @@ static void finish_response(fu_http_request_t *req, int status, const char *ctyp
         APPEND("Connection: close\r\n");
     APPEND("\r\n");
 #undef APPEND
+    return n;
+}
+
+/* The answer is queued: close once it is out, or, when it came late (deferred, streamed),
+ * read the requests held back meanwhile. */
+static void answered(fu_http_conn_t *c, bool late)
+{
+    if (!c->closing && c->unsent == 0 && c->close_after_write)
+        conn_close(c);
+    else if (late && !c->closing)
+        after_send(c);
+}
+
+static void finish_response(fu_http_request_t *req, int status, const char *ctype,
+                            const char *extra, const char *body, uint64_t len, bool copy,
+                            int fd, uint64_t fd_off)
+{
+    fu_http_conn_t *c = req->conn;
+    if (c->closing)
+        return;
+    bool late = c->answer != ANSWER_INLINE;
+    c->answer = ANSWER_INLINE;
+    c->gone = NULL;
+    bool keep = keep_alive(c, status);
+    char head[HEAD_MAX];
+    size_t n = build_head(head, status, ctype, extra, FRAME_LENGTH, len, keep);
     c->server->stats.requests++;
     c->close_after_write = !keep;
     bool body_allowed = !req->head && status != 204 && status != 304;
@@ -435,7 +515,7 @@ static void finish_response(fu_http_request_t *req, int status, const char *ctyp
         }
     } else if (len <= SMALL_BODY) {
         /* Head and a small body in one write: one syscall, one TLS record. */
-        char one[sizeof(head) + SMALL_BODY];
+        char one[HEAD_MAX + SMALL_BODY];
         memcpy(one, head, n);
         memcpy(one + n, body, (size_t)len);
         send_bytes(c, one, n + (size_t)len, true);
@@ -449,16 +529,13 @@ static void finish_response(fu_http_request_t *req, int status, const char *ctyp
         c->stream_left = len;
         pump(c);
     }
-    if (!c->closing && c->unsent == 0 && c->close_after_write)
-        conn_close(c);
-    else if (was_deferred && !c->closing)
-        after_send(c); /* answered late: read the requests held back meanwhile */
+    answered(c, late);
 }
 
 void fu_http_defer(fu_http_request_t *req, void (*gone)(void *ud), void *ud)
 {
     fu_http_conn_t *c = req->conn;
-    c->deferred = true;
+    c->answer = ANSWER_DEFERRED;
     c->gone = gone;
     c->gone_ud = ud;
 }
@@ -474,6 +551,103 @@ void fu_http_respond_file(fu_http_request_t *req, int status, const char *conten
                           uint64_t len)
 {
     finish_response(req, status, content_type, extra_headers, body, len, false, fd, off);
+}
+
+/* ---- streams: a deferred answer whose body goes out piece by piece ---- */
+
+/* gone never runs from inside fu_http_stream_open/write (in_stream_call): a close there
+ * leaves it to on_conn_closed, from the loop. */
+fu_http_stream_t *fu_http_stream_open(fu_http_request_t *req, int status, const char *content_type,
+                                      const char *extra_headers, void (*gone)(void *ud), void *ud)
+{
+    fu_http_conn_t *c = req->conn;
+    fu_http_stream_t *st = &c->live;
+    bool chunks = c->parser.http_major > 1 ||
+                  (c->parser.http_major == 1 && c->parser.http_minor >= 1); /* not HTTP/1.0 */
+    st->conn = c;
+    st->framing = chunks ? FRAME_CHUNKED : FRAME_CLOSE;
+    st->bodyless = req->head || status == 204 || status == 304;
+    st->keep = chunks && keep_alive(c, status);
+    c->answer = ANSWER_STREAMING;
+    c->gone = gone;
+    c->gone_ud = ud;
+    c->server->stats.requests++;
+    c->server->stats.streams_open++;
+    uv_timer_stop(&c->timer); /* no timeout ends a stream: the backlog limit guards it */
+    char head[HEAD_MAX];
+    size_t n = build_head(head, status, content_type, extra_headers, st->framing, 0, st->keep);
+    c->in_stream_call = true;
+    send_bytes(c, head, n, true);
+    if (c->server->shutting_down)
+        conn_close(c); /* opened during a shutdown, which waits for no stream */
+    else if (!c->closing)
+        conn_read_start(c); /* an EOF is the client going away; requests after it are held */
+    c->in_stream_call = false;
+    return st;
+}
+
+/* One piece as the client expects it: a chunk, or raw bytes under HTTP/1.0. */
+static void stream_send(fu_http_stream_t *st, const char *data, size_t len)
+{
+    fu_http_conn_t *c = st->conn;
+    if (st->framing == FRAME_CLOSE) {
+        send_bytes(c, data, len, true);
+        return;
+    }
+    /* Size line, data and CRLF in one buffer: one write, one TLS record (not three). */
+    char *chunk = malloc(len + 32);
+    if (chunk == NULL) {
+        conn_close(c);
+        return;
+    }
+    int h = snprintf(chunk, 32, "%zx\r\n", len);
+    memcpy(chunk + h, data, len);
+    memcpy(chunk + h + len, "\r\n", 2);
+    send_bytes(c, chunk, (size_t)h + len + 2, true);
+    free(chunk);
+}
+
+int fu_http_stream_write(fu_http_stream_t *st, const char *data, size_t len)
+{
+    fu_http_conn_t *c = st->conn;
+    if (c->closing)
+        return -1; /* ended already: its gone is on the way */
+    if (len == 0 || st->bodyless)
+        return 0; /* an empty chunk would be the last one */
+    c->in_stream_call = true;
+    if (len > FU_HTTP_STREAM_MAX_BACKLOG || c->unsent > FU_HTTP_STREAM_MAX_BACKLOG - len) {
+        logf_(c->server, "stream to %s cut: its client is over %u MiB behind", c->req.peer,
+              FU_HTTP_STREAM_MAX_BACKLOG >> 20);
+        conn_close(c);
+    } else {
+        stream_send(st, data, len);
+    }
+    c->in_stream_call = false;
+    return c->closing ? -1 : 0;
+}
+
+size_t fu_http_stream_backlog(const fu_http_stream_t *st)
+{
+    return st->conn->unsent;
+}
+
+void fu_http_stream_close(fu_http_stream_t *st)
+{
+    fu_http_conn_t *c = st->conn;
+    if (c->closing) { /* ended inside a stream call, its gone not run yet: now never */
+        if (c->gone)
+            conn_unlink(&c->server->gone_due, c);
+        c->gone = NULL;
+        return;
+    }
+    c->answer = ANSWER_INLINE;
+    c->gone = NULL;
+    c->server->stats.streams_open--;
+    if (st->framing == FRAME_CHUNKED && !st->bodyless)
+        send_bytes(c, "0\r\n\r\n", 5, false);
+    c->close_after_write = !st->keep;
+    arm(c, c->server->lim.idle_timeout_ms); /* back under the timeouts */
+    answered(c, true);
 }
 
 static void on_shutdown_done(uv_shutdown_t *r, int status)
@@ -692,8 +866,8 @@ static int on_message_complete(llhttp_t *p)
     c->in_request = c->in_body = false;
     arm(c, c->server->lim.idle_timeout_ms);
     c->server->h.handle(c->server->h.ud, r);
-    if (c->deferred)
-        return HPE_PAUSED; /* answered later: fu_http_respond() resumes */
+    if (c->answer != ANSWER_INLINE)
+        return HPE_PAUSED; /* answered later: fu_http_respond*() or the stream's close resumes */
     if (c->closing || c->close_after_write)
         return HPE_PAUSED; /* nothing after this request is read */
     if (c->stream_left || c->sf_left || c->unsent >= HIGH_WATER)
@@ -722,6 +896,14 @@ static const llhttp_settings_t *settings(void)
     return &s;
 }
 
+/* While an answer is pending, reading stops and what was read waits; a stream reads
+ * on (into the held bytes), as only the EOF tells that its client went away. */
+static void stop_reading(fu_http_conn_t *c)
+{
+    if (c->answer != ANSWER_STREAMING)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
 static void hold(fu_http_conn_t *c, const char *data, size_t len)
 {
     if (c->pending_len + len > PENDING_MAX) {
@@ -731,7 +913,7 @@ static void hold(fu_http_conn_t *c, const char *data, size_t len)
     c->pending = realloc(c->pending, c->pending_len + len);
     memcpy(c->pending + c->pending_len, data, len);
     c->pending_len += len;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    stop_reading(c);
 }
 
 static void parse(fu_http_conn_t *c, const char *data, size_t len)
@@ -754,7 +936,7 @@ static void parse(fu_http_conn_t *c, const char *data, size_t len)
         if (used < len)
             hold(c, data + used, len - used);
         else
-            uv_read_stop((uv_stream_t *)&c->tcp);
+            stop_reading(c);
         return;
     }
     switch (c->error_status) {
@@ -798,8 +980,9 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n < 0) {
         if (n == UV_EOF && !c->is_tls && !c->closing)
             llhttp_finish(&c->parser);
-        if (n == UV_EOF && !c->closing && (c->unsent || c->sf_left || c->stream_left)) {
-            /* half-closed: the answer in progress still goes out */
+        if (n == UV_EOF && !c->closing && c->answer != ANSWER_STREAMING &&
+            (c->unsent || c->sf_left || c->stream_left)) {
+            /* half-closed: the answer in progress still goes out (a stream has no end) */
             c->close_after_write = true;
             uv_read_stop((uv_stream_t *)&c->tcp);
         } else {
@@ -829,12 +1012,20 @@ static void on_conn_closed(uv_handle_t *h)
     if (--c->handles_open > 0)
         return;
     fu_http_server_t *s = c->server;
+    if (c->gone) { /* closed inside a stream call */
+        conn_unlink(&s->gone_due, c);
+        tell_gone(c);
+    }
     if (c->is_tls)
         fu_tls_conn_free(&c->tls);
     free(c->body);
     free(c->pending);
     free(c);
-    if (--s->allocated == 0 && s->shutting_down && s->shutdown_cb) {
+    if (--s->allocated > 0)
+        return;
+    if (s->freeing) {
+        server_release(s);
+    } else if (s->shutting_down && s->shutdown_cb) {
         void (*cb)(void *) = s->shutdown_cb;
         s->shutdown_cb = NULL;
         uv_timer_stop(&s->shutdown_timer);
@@ -848,17 +1039,16 @@ static void conn_close(fu_http_conn_t *c)
         return;
     c->closing = true;
     fu_http_server_t *s = c->server;
-    if (c->deferred && c->gone) {
-        c->deferred = false;
-        c->gone(c->gone_ud);
-    }
     s->stats.connections_open--;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    if (c->answer == ANSWER_STREAMING)
+        s->stats.streams_open--;
+    conn_unlink(&s->conns, c);
+    if (c->answer != ANSWER_INLINE && c->gone) {
+        if (c->in_stream_call)
+            conn_link(&s->gone_due, c); /* its caller still holds the stream */
+        else
+            tell_gone(c);
+    }
     sf_close(c);
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -966,10 +1156,7 @@ static void conn_start(fu_http_server_t *s, fu_http_conn_t *c, SSL_CTX *tls)
 {
     s->stats.connections_total++;
     s->stats.connections_open++;
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
+    conn_link(&s->conns, c);
     peer_name(c);
     if (s->shutting_down || (s->lim.max_connections && s->stats.connections_open > s->lim.max_connections)) {
         s->stats.connections_refused++;
@@ -1106,18 +1293,24 @@ static void on_shutdown_deadline(uv_timer_t *t)
     }
 }
 
+static void close_listeners(fu_http_server_t *s)
+{
+    for (listener_t *l = s->listeners; l; l = l->next)
+        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+    s->listeners = NULL;
+}
+
 void fu_http_shutdown(fu_http_server_t *s, uint64_t deadline_ms, void (*cb)(void *), void *ud)
 {
     s->shutting_down = true;
     s->shutdown_cb = cb;
     s->shutdown_ud = ud;
-    for (listener_t *l = s->listeners; l; l = l->next)
-        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
-    s->listeners = NULL;
+    close_listeners(s);
     for (fu_http_conn_t *c = s->conns, *next; c; c = next) {
         next = c->next;
-        if (!c->stream_left && !c->sf_left && c->unsent == 0 && !c->in_body)
-            conn_close(c); /* idle or only a head in progress */
+        if (c->answer == ANSWER_STREAMING ||
+            (!c->stream_left && !c->sf_left && c->unsent == 0 && !c->in_body))
+            conn_close(c); /* a stream (it has no end to wait for), idle, or only a head */
         else
             c->close_after_write = true;
     }
@@ -1137,11 +1330,30 @@ static void on_server_timer_closed(uv_handle_t *h)
     free(h->data);
 }
 
-/* After fu_http_shutdown() has called back: the server itself goes with its timer. */
-void fu_http_server_free(fu_http_server_t *s)
+/* The server itself goes with its timer, once no connection needs it (on_conn_closed). */
+static void server_release(fu_http_server_t *s)
 {
     s->shutdown_timer.data = s;
     uv_close((uv_handle_t *)&s->shutdown_timer, on_server_timer_closed);
+}
+
+void fu_http_server_free(fu_http_server_t *s)
+{
+    s->freeing = s->shutting_down = true;
+    s->shutdown_cb = NULL;
+    uv_timer_stop(&s->shutdown_timer);
+    close_listeners(s);
+    for (fu_http_conn_t *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        conn_close(c);
+    }
+    while (s->gone_due) { /* their owners must hear it now, not after they are gone too */
+        fu_http_conn_t *c = s->gone_due;
+        conn_unlink(&s->gone_due, c);
+        tell_gone(c);
+    }
+    if (s->allocated == 0)
+        server_release(s);
 }
 
 void fu_http_stats(const fu_http_server_t *s, fu_http_stats_t *out)

@@ -54,6 +54,34 @@ void fu_http_respond_file(fu_http_request_t *req, int status, const char *conten
  * fu_http_reset_local()), gone(ud) runs instead and req must not be used again. */
 void fu_http_defer(fu_http_request_t *req, void (*gone)(void *ud), void *ud);
 
+/* Streaming responses (Server-Sent Events): a body written piece by piece for as long as
+ * the caller wants. The stream lives in its connection: no timeout ends it, the client
+ * going away or falling too far behind does (gone), and so do shutdown and free. */
+typedef struct fu_http_stream_s fu_http_stream_t;
+#define FU_HTTP_STREAM_MAX_BACKLOG (4u << 20)
+/* From inside the handler: answers `status` with content_type and extra_headers
+ * ("Name: value\r\n" lines or NULL) and no Content-Length (HTTP/1.1: Transfer-Encoding:
+ * chunked; an HTTP/1.0 client: Connection: close and raw bytes). The request's connection
+ * then belongs to the stream: it is exempt from the header and idle timeouts, and nothing
+ * after this request is read (pipelined requests wait or are dropped at close). gone(ud)
+ * runs exactly once if the connection ends before fu_http_stream_close() (client went
+ * away, a write error, the backlog limit, server shutdown or free); the stream must not be
+ * used after gone returns, nor after fu_http_stream_close(). Returns NULL (and the
+ * request gets a 500) only on allocation failure. */
+fu_http_stream_t *fu_http_stream_open(fu_http_request_t *req, int status, const char *content_type,
+                                      const char *extra_headers, void (*gone)(void *ud), void *ud);
+/* Queues bytes (copied) as one chunk. 0, or -1 when the client is more than
+ * FU_HTTP_STREAM_MAX_BACKLOG bytes behind: the connection is then closed and gone(ud) runs
+ * later from the loop (never from inside this call). Works over plain and TLS listeners.
+ * A chunk that would take the backlog over the limit is not sent; -1 also when the
+ * connection has already ended (its gone is on its way). len 0 sends nothing. */
+int fu_http_stream_write(fu_http_stream_t *st, const char *data, size_t len);
+/* Bytes queued and not yet written to the socket. */
+size_t fu_http_stream_backlog(const fu_http_stream_t *st);
+/* Ends the response (the last chunk); the connection goes back to keep-alive (or closes
+ * under HTTP/1.0). gone is not called after this. */
+void fu_http_stream_close(fu_http_stream_t *st);
+
 typedef struct {
     void *ud;
     /* Called for every complete request. */
@@ -75,6 +103,7 @@ typedef struct {
 typedef struct {
     uint64_t connections_total, connections_refused, requests, bytes_sent;
     uint32_t connections_open;
+    uint32_t streams_open; /* of connections_open, those a stream holds */
     uint64_t limit_errors; /* 4xx the server itself answered: 400 413 414 431 408 405 */
 } fu_http_stats_t;
 
@@ -92,13 +121,17 @@ int fu_http_listen_fd(fu_http_server_t *s, uv_os_sock_t fd, SSL_CTX *tls, char *
 void fu_http_set_accept(fu_http_server_t *s, bool (*accept)(void *ud, const char *local,
                                                             const char *peer));
 /* Resets (RST) every open connection accepted on local ("ADDR:PORT"); a deferred
- * request's gone callback runs from inside this call. Returns how many. */
+ * request's or a stream's gone callback runs from inside this call. Returns how many. */
 uint32_t fu_http_reset_local(fu_http_server_t *s, const char *local);
 /* Serves a connected socket (tests, fuzzing): as if accepted from a listener. */
 int fu_http_adopt(fu_http_server_t *s, uv_os_sock_t fd, SSL_CTX *tls);
 /* Stops accepting, closes idle connections, lets responses in progress finish; cb runs
- * when the last connection is gone or at the deadline (then the rest are cut). */
+ * when the last connection is gone or at the deadline (then the rest are cut). Streams
+ * are not waited for: they end at once (their gone runs from inside this call). */
 void fu_http_shutdown(fu_http_server_t *s, uint64_t deadline_ms, void (*cb)(void *), void *ud);
+/* Usually after fu_http_shutdown() has called back (cb is not called after this). Any
+ * connection still open is cut, its gone callback (deferred request, stream) run from
+ * inside this call; the memory goes as the loop runs the handles' close callbacks. */
 void fu_http_server_free(fu_http_server_t *s);
 void fu_http_stats(const fu_http_server_t *s, fu_http_stats_t *out);
 const char *fu_http_status_text(int status);
