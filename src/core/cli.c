@@ -26,6 +26,13 @@ static const command_t commands[] = {
     {"report", fu_cmd_report, "a rollout's report: json, junit, csv or html"},
     {"serve", fu_cmd_serve, "the HTTP/HTTPS server: packages, status callbacks, API, metrics"},
     {"token", fu_cmd_token, "a node's token for the server's node-facing routes"},
+    {"status", fu_cmd_status, "the rollouts of a running 'fleetup serve', or one of them"},
+    {"submit", fu_cmd_submit, "start a rollout of a fleet file in the service"},
+    {"pause", fu_cmd_pause, "a rollout in the service stops starting nodes"},
+    {"resume", fu_cmd_resume, "a paused rollout in the service goes on"},
+    {"abort", fu_cmd_abort, "cancel a rollout's nodes not yet past inventory"},
+    {"promote", fu_cmd_promote, "pass a rollout's canary gate (promote: manual)"},
+    {"retry", fu_cmd_retry, "a rollout's failed and unreachable nodes start again"},
 };
 
 static void usage(FILE *out)

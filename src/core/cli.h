@@ -24,6 +24,14 @@ int fu_cmd_history(int argc, char **argv);
 int fu_cmd_report(int argc, char **argv);
 int fu_cmd_serve(int argc, char **argv);
 int fu_cmd_token(int argc, char **argv);
+/* Clients of a running `fleetup serve` (cmd_client.c). */
+int fu_cmd_status(int argc, char **argv);
+int fu_cmd_submit(int argc, char **argv);
+int fu_cmd_pause(int argc, char **argv);
+int fu_cmd_resume(int argc, char **argv);
+int fu_cmd_abort(int argc, char **argv);
+int fu_cmd_promote(int argc, char **argv);
+int fu_cmd_retry(int argc, char **argv);
 
 /* Loads FLEET, prints its diagnostics to stderr (as JSON on stdout when json is set)
  * and returns NULL when it is invalid. */

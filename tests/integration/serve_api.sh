@@ -9,7 +9,8 @@ FU=$1
 SRC=$2
 work=$(mktemp -d)
 pid=
-trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$work"' EXIT
+H=
+trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; [ -n "$H" ] && sshd_stop "$H"; rm -rf "$work"' EXIT
 . "$SRC/tests/integration/lib/assert.sh"
 command -v curl >/dev/null || { echo "serve_api: curl missing: skipped"; exit 77; }
 
@@ -224,6 +225,56 @@ contains "$work/metrics" "fleetup_rollout_state{rollout=\"$A\",state=\"finished\
 contains "$work/metrics" "fleetup_rollout_nodes{rollout=\"$A\",state=\"done\"}"
 contains "$work/metrics" "fleetup_wave_nodes{rollout=\"$A\",wave=\"2\",state=\"done\"}"
 contains "$work/metrics" "fleetup_rollouts{state=\"finished\"} 2"
+
+# --- SSH nodes through the service: a failed installer's reason and the agent's log tail
+if [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null 2>&1; then
+    . "$SRC/tests/integration/lib/sshd.sh"
+    H=$work/h
+    SP=$((17900 + $$ % 100))
+    if sshd_start "$H" $SP 2; then
+        sshd_nodes_dirs "$H" 2 1.0
+        echo 7 >"$H/nodes/127.1.0.2/exit-code"
+        cat >"$work/app.sh" <<'SH'
+#!/bin/sh
+code=0
+[ -f "$NODE_DIR/exit-code" ] && read -r code <"$NODE_DIR/exit-code"
+if [ "$code" = 7 ]; then
+    echo "checking the device"
+    echo "error: firmware image rejected by the device (code 0x2a)"
+    exit 7
+fi
+echo "$FLEETUP_VERSION" >"$NODE_DIR/version"
+SH
+        cat >"$work/ssh.yml" <<YML
+fleetup: 1
+defaults: {user: $(id -un), port: $SP, key_file: $H/ssh/id_ed25519, known_hosts: $H/ssh/known_hosts}
+nodes:
+  s-[1:2]: {address: '127.1.0.[1:2]'}
+baseline:
+  components:
+    - name: app
+      version: "2.0"
+      probe: cat "\$NODE_DIR/version"
+      package: $work/app.sh
+      sha256: $(sha256sum "$work/app.sh" | cut -d' ' -f1)
+rollout: {waves: [100%], max_fail: 100%, timeouts: {connect: 20s, install: 60s}}
+YML
+        api POST /rollouts "{\"fleet\": \"$work/ssh.yml\"}"
+        check "submit the SSH fleet" "$code" 201
+        SSHR=$(jq_ "d['id']")
+        wait_for "$SSHR" "d['state'] == 'finished'"
+        check "SSH: one done, one failed" "$(jq_ "(d['counts']['done'], d['counts']['failed'])")" "(1, 1)"
+        api GET "/rollouts/$SSHR/nodes/s-2"
+        contains "$work/body" "installer exited 7"
+        check "the agent's log tail" "$(jq_ "'error: firmware image rejected by the device (code 0x2a)' in d['log_tail']")" True
+        cat "$H/nodes/127.1.0.1/version" >"$work/v1"
+        contains "$work/v1" "^2.0$"
+        sshd_stop "$H"
+    else
+        bad "sshd did not start on port $SP"
+    fi
+    H=
+fi
 
 # --- a restart resumes the rollouts the service was running
 # (the simulated nodes keep their versions by fleet index: C asks for a newer one)

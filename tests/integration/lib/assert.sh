@@ -20,3 +20,23 @@ finish() {
     echo "$1: $passes passed, $fails failed"
     [ "$fails" -eq 0 ]
 }
+
+# need TOOL...: skips the test (exit 77) when a tool it needs is missing.
+need() {
+    for t in "$@"; do
+        command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $t missing (tools/setup.sh installs it)"; exit 77; }
+    done
+}
+
+# wait_file FILE PID LOG WHAT: waits until FILE is not empty, 10 s at most; when PID dies
+# first or the time runs out the test ends with "WHAT did not start" and LOG.
+wait_file() {
+    i=0
+    while [ ! -s "$1" ]; do
+        i=$((i + 1))
+        if [ $i -gt 100 ] || ! kill -0 "$2" 2>/dev/null; then
+            echo "FAIL: $4 did not start:" >&2; cat "$3" >&2; exit 1
+        fi
+        sleep 0.1
+    done
+}
