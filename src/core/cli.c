@@ -24,7 +24,7 @@ static const command_t commands[] = {
     {"deploy", fu_cmd_deploy, "run a rollout in waves, journaled; --resume ID after a crash"},
     {"history", fu_cmd_history, "the rollouts journaled in a state directory"},
     {"report", fu_cmd_report, "a rollout's report: json, junit, csv or html"},
-    {"serve", fu_cmd_serve, "the HTTP/HTTPS server: packages, status callbacks, API, metrics"},
+    {"serve", fu_cmd_serve, "the service: rollouts submitted through its API, dashboard, packages, metrics"},
     {"token", fu_cmd_token, "a node's token for the server's node-facing routes"},
     {"status", fu_cmd_status, "the rollouts of a running 'fleetup serve', or one of them"},
     {"submit", fu_cmd_submit, "start a rollout of a fleet file in the service"},
@@ -55,6 +55,8 @@ static void usage(FILE *out)
             "  fleetup nodes inventories/ansible-hosts.yml --limit 'web:&rack=r01' --json\n"
             "  fleetup ports inventories/datacenter.yml --firewall nft > fleetup.nft\n"
             "  fleetup inventory inventories/sim-demo.yml --json inventory.json\n"
+            "  fleetup serve --state-dir /var/lib/fleetup &   # then https://HOST:63002/\n"
+            "  fleetup submit inventories/sim-demo.yml --state-dir /var/lib/fleetup\n"
             "\n"
             "'fleetup COMMAND --help' explains a command. Exit codes: 0 success, 1 work done\n"
             "with failures, 2 bad usage or bad input. The fleet file format: docs/fleet-file.md.\n");

@@ -13,7 +13,6 @@
   const TOKEN_KEY = 'fleetup.token';
   const STATES = ['pending', 'active', 'waiting', 'retry', 'done', 'skipped', 'failed',
     'unreachable', 'cancelled'];
-  const ENDED = new Set(['done', 'skipped', 'failed', 'unreachable', 'cancelled']);
   const BAD = new Set(['failed', 'unreachable']);
   const PHASES = ['connect', 'inventory', 'plan', 'stage', 'install', 'activate', 'verify'];
   /* Order of the segments in wave and list bars. */
@@ -853,7 +852,6 @@
         row = h('button', 'rollout-item');
         row.type = 'button';
         row.dataset.rolloutId = String(r.id);
-        row.setAttribute('role', 'listitem');
         const top = h('span', 'ri-top');
         top.append(h('span', 'ri-id mono'), h('span', 'run-badge'));
         row.append(top, h('span', 'ri-fleet mono'), h('span', 'bar ri-bar'), h('span', 'ri-meta'));
@@ -869,7 +867,7 @@
       setText(row.querySelector('.ri-fleet'), baseName(r.fleet) + (r.limit ? ' · ' + r.limit : ''));
       row.title = r.fleet + (r.limit ? ' (limit ' + r.limit + ')' : '') + (r.live ? '' : ' — not live');
       fillBar(row.querySelector('.ri-bar'), c, r.nodes || 0);
-      setText(row.querySelector('.ri-meta'), fmtN(ended) + '/' + fmtN(r.nodes) + ' ended' +
+      setText(row.querySelector('.ri-meta'), fmtN(ended) + '/' + fmtN(r.nodes) +
         (bad ? ' · ' + fmtN(bad) + ' failed' : '') + ' · ' + fmtDur(r.elapsed_ms));
       const selected = r.id === S.sel;
       row.classList.toggle('selected', selected);
@@ -1135,9 +1133,11 @@
         row.append(h('span', 'wave-name'), h('span', 'bar wave-bar'), h('span', 'wave-num mono'), st);
         box.appendChild(row);
       }
+      const ended = endedOf(w.counts);
       row.dataset.wave = String(w.index);
       row.dataset.state = w.state;
-      const ended = endedOf(w.counts);
+      row.dataset.ended = String(ended);
+      row.dataset.size = String(w.size);
       const bad = (w.counts.failed || 0) + (w.counts.unreachable || 0);
       setText(row.children[0], 'Wave ' + (w.index + 1));
       fillBar(row.children[1], w.counts, w.size);
@@ -1207,6 +1207,7 @@
       ...samples.slice(-1).map((s) => s.done + s.failed + s.unreachable + s.in_flight));
     const tMax = Math.max(1000, r ? (r.elapsed_ms || 0) : 0,
       samples.length ? samples[samples.length - 1].t_ms : 0);
+    E.timeline.dataset.samples = String(samples.length);
     const x = (t) => padL + pw * Math.min(1, Math.max(0, t / tMax));
     const y = (v) => padT + ph * (1 - v / total);
 

@@ -12,6 +12,7 @@ pid=
 H=
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; [ -n "$H" ] && sshd_stop "$H"; rm -rf "$work"' EXIT
 . "$SRC/tests/integration/lib/assert.sh"
+. "$SRC/tests/integration/lib/serve.sh"
 command -v curl >/dev/null || { echo "serve_api: curl missing: skipped"; exit 77; }
 
 base=$((17000 + ($$ % 440) * 2))
@@ -20,19 +21,7 @@ S=$((base + 1))
 st="$work/state"
 U="https://127.0.0.1:$S/api/v1"
 
-start_serve() {
-    "$FU" serve --state-dir "$st" --bind 127.0.0.1 --port $P --ssl-port $S >"$work/serve.log" 2>&1 &
-    pid=$!
-    i=0
-    while ! [ -s "$st/serve.json" ]; do
-        i=$((i + 1))
-        if [ $i -gt 100 ] || ! kill -0 $pid 2>/dev/null; then
-            echo "FAIL: serve did not start:" >&2; cat "$work/serve.log" >&2; exit 1
-        fi
-        sleep 0.1
-    done
-    TOK=$(cat "$st/admin.token")
-}
+start_serve() { serve_start "$st" $P $S; }
 
 # api METHOD PATH [JSON]: the status in $code, the body in $work/body (admin token).
 api() {
