@@ -584,7 +584,8 @@ static void state_hint(json_t *r, long long id, const char *dir)
         printf("next:      'fleetup retry %lld' runs the failed nodes again, 'fleetup abort %lld' ends it\n", id,
                id);
     else if (strcmp(s, "interrupted") == 0)
-        printf("next:      no process drives it; 'fleetup deploy --resume %lld --state-dir %s' goes on\n", id, dir);
+        printf("next:      no process drives it; stop serve, then 'fleetup deploy --resume %lld "
+               "--state-dir %s' goes on (or restart serve if serve started it)\n", id, dir);
 }
 
 /* "2026-11-25 06:21:17" from ms since the epoch, "-" for 0. */
