@@ -1334,6 +1334,14 @@
     }
   }
 
+  /* The node's last status post (pull mode: what its agent reported): phase, state,
+   * percent, message. */
+  function statusText(p) {
+    if (!p) return '';
+    return [p.phase, p.state, typeof p.percent === 'number' ? p.percent + '%' : '', p.message]
+      .filter(Boolean).join(' · ');
+  }
+
   function renderNodeDetail(d) {
     setText(E['nd-name'], d.name);
     const st = E['nd-state'];
@@ -1350,6 +1358,7 @@
       ['groups', Array.isArray(d.groups) ? d.groups.join(', ') : ''],
       ['labels', d.labels ? Object.keys(d.labels).map((k) => k + '=' + d.labels[k]).join(' ') : ''],
       ['index', typeof d.idx === 'number' ? String(d.idx) : ''],
+      ['last status', statusText(d.last_status)],
     ];
     const frag = document.createDocumentFragment();
     for (const [k, v] of fields) {

@@ -385,8 +385,8 @@ static void handle_callback(fu_routes_t *r, fu_http_request_t *req)
     cb.at_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
     r->callbacks[r->ncallbacks % FU_CALLBACKS_KEPT] = cb;
     r->ncallbacks++;
-    if (r->on_callback)
-        r->on_callback(r->ud, &cb);
+    if (r->ext.status)
+        r->ext.status(r->ext.ud, &cb);
     count(r, FU_ROUTE_CB, 204);
     fu_http_respond(req, 204, NULL, NULL, NULL, 0);
 }

@@ -17,7 +17,7 @@
 #define FU_API_MAX_BODY (64 * 1024)
 #define FU_CALLBACKS_KEPT 1024
 
-typedef struct {
+typedef struct fu_status_post_s {
     int64_t at_ms;
     char rollout[24], node[256], phase[32], state[32], message[512];
     int percent, exit_code; /* -1: not given */
@@ -36,6 +36,8 @@ typedef struct {
     const fu_package_t *(*package)(void *ud, const char *sha256);
     /* Is node in rollout? (beyond the service's own fleet) */
     bool (*node_known)(void *ud, const char *rollout, const char *node);
+    /* A node's status post, accepted (token and body checked). */
+    void (*status)(void *ud, const struct fu_status_post_s *post);
     void *ud;
 } fu_routes_ext_t;
 
@@ -53,13 +55,11 @@ typedef struct {
     uint64_t ncallbacks;
     uint64_t requests[FU_ROUTE__COUNT][6]; /* by status class: 2xx 3xx 4xx(401/403) 4xx 5xx other */
     uint64_t by_status[FU_ROUTE__COUNT][600];
-    void (*on_callback)(void *ud, const fu_status_post_t *cb); /* the scheduler, later */
     /* Tokens already verified: "ROLLOUT\nNODE" -> its MAC, so a node that posts often
      * costs one HMAC, not one per post. Bounded: cleared when full. */
     fu_strmap_t token_cache;
     fu_strmap_t node_index; /* node name -> present, built on first use */
     fu_arena_t token_arena;
-    void *ud;
 } fu_routes_t;
 
 void fu_routes_init(fu_routes_t *r);

@@ -41,7 +41,6 @@ int fu_service_init(fu_service_t *s, uv_loop_t *loop, const fu_fleet_t *f,
                             .idle_timeout_ms = o->idle_timeout_ms};
     s->server = fu_http_server_new(loop, &h, &lim);
     s->routes.server = s->server;
-    s->routes.ud = o->ud;
     return 0;
 }
 

@@ -264,6 +264,17 @@ static json_t *node_detail(fu_mgr_entry_t *e, uint32_t i)
                           groups_json(e->f, fn), "labels", labels_json(fn), "attempts",
                           (int)n->attempts, "reason", str_or_null(fu_rollout_reason(e->r, i)));
     json_object_set_new(o, "log_tail", lines_json(fu_rollout_log_tail(e->r, i)));
+    const fu_status_post_t *sp = e->status ? e->status[i] : NULL;
+    json_t *post = json_null();
+    if (sp) {
+        post = json_pack("{s:I, s:s, s:s, s:s}", "at_ms", (json_int_t)sp->at_ms, "phase", sp->phase,
+                         "state", sp->state, "message", sp->message);
+        if (sp->percent >= 0)
+            json_object_set_new(post, "percent", json_integer(sp->percent));
+        if (sp->exit_code != -1)
+            json_object_set_new(post, "exit_code", json_integer(sp->exit_code));
+    }
+    json_object_set_new(o, "last_status", post);
     trans_ctx_t c = {i, json_array()};
     fu_journal_commit(m->j); /* this turn's transitions too */
     fu_journal_transitions(m->j, e->id, add_transition, &c);

@@ -187,6 +187,9 @@ static void entry_free(fu_mgr_entry_t *e)
         s->prev = s->next = NULL;
     }
     fu_packages_free(&e->pkgs);
+    for (uint32_t i = 0; e->status && i < e->nnodes; i++)
+        free(e->status[i]);
+    free(e->status);
     fu_strmap_free(&e->names);
     if (e->f)
         fu_fleet_free(e->f);
@@ -249,6 +252,8 @@ static int start_entry(fu_mgr_entry_t *e, char *err, size_t errlen)
     fu_sched_stats(s, &st);
     e->dirty = calloc(st.nodes + 1, 1);
     e->dirty_list = calloc(st.nodes + 1, sizeof(uint32_t));
+    e->status = calloc(st.nodes + 1, sizeof(*e->status));
+    e->nnodes = st.nodes;
     fu_strmap_free(&e->names); /* the selection, as submit noted it: now with indices */
     fu_strmap_init(&e->names);
     for (uint32_t i = 0; i < st.nodes; i++) {
@@ -432,6 +437,19 @@ static const fu_package_t *package(void *ud, const char *sha256)
     return NULL;
 }
 
+/* A node's status post (pull mode: the agent's progress): kept for the node's detail. */
+static void on_status(void *ud, const fu_status_post_t *post)
+{
+    fu_mgr_entry_t *e = fu_manager_find(ud, strtoll(post->rollout, NULL, 10));
+    void *v = e ? fu_strmap_get(&e->names, post->node, strlen(post->node)) : NULL;
+    if (v == NULL || e->status == NULL)
+        return;
+    uint32_t i = (uint32_t)((uintptr_t)v - 1);
+    if (e->status[i] == NULL && (e->status[i] = malloc(sizeof(fu_status_post_t))) == NULL)
+        return;
+    *e->status[i] = *post;
+}
+
 /* ---- setup and shutdown ---- */
 
 fu_manager_t *fu_manager_new(uv_loop_t *loop, fu_service_t *svc, const char *state_dir,
@@ -452,7 +470,7 @@ fu_manager_t *fu_manager_new(uv_loop_t *loop, fu_service_t *svc, const char *sta
     m->commit.data = m->feed.data = m;
     uv_check_start(&m->commit, on_commit);
     uv_timer_start(&m->feed, on_feed, FU_MGR_FEED_MS, FU_MGR_FEED_MS);
-    fu_routes_ext_t ext = {fu_api_handle, fu_api_metrics, package, node_known, m};
+    fu_routes_ext_t ext = {fu_api_handle, fu_api_metrics, package, node_known, on_status, m};
     svc->routes.ext = ext;
     return m;
 }

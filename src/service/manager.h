@@ -64,6 +64,9 @@ struct fu_mgr_entry_s {
     fu_mgr_sample_t samples[FU_MGR_SAMPLES_MAX];
     uint32_t nsamples;
     uint64_t sample_every_ms, last_sample_ms, sampled_transitions;
+    /* per node (rollout order): its last status post, NULL until one came */
+    fu_status_post_t **status;
+    uint32_t nnodes;
     /* a submit waiting for its packages to hash */
     fu_http_request_t *req;
     fu_mgr_entry_t *next;

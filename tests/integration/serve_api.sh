@@ -256,6 +256,7 @@ YML
         api GET "/rollouts/$SSHR/nodes/s-2"
         contains "$work/body" "installer exited 7"
         check "the agent's log tail" "$(jq_ "'error: firmware image rejected by the device (code 0x2a)' in d['log_tail']")" True
+        check "the node's last status post" "$(jq_ "(d['last_status'] or {}).get('phase')")" install
         cat "$H/nodes/127.1.0.1/version" >"$work/v1"
         contains "$work/v1" "^2.0$"
         sshd_stop "$H"
