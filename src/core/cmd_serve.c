@@ -140,6 +140,8 @@ static void on_ready(void *ud, const char *err)
 {
     serve_t *s = ud;
     fu_service_t *svc = &s->svc;
+    if (s->stopping) /* a signal came while the packages were hashed: already stopping */
+        return;
     if (err) {
         fprintf(stderr, "fleetup serve: %s\n", err);
         s->rc = FU_EXIT_USAGE;

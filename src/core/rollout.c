@@ -39,7 +39,7 @@ struct fu_rollout_s {
     int64_t id;
     uint32_t n, *order, *rev;
     uint64_t now, transitions;
-    bool crashed, stop, resume_aborting;
+    bool crashed, stop, resume_aborting, resume_paused;
     bool real, virtual, in_turn, kicked;
     int lock_fd;
     /* The HTTP(S) service BMCs pull their images from, when some node needs it. */
@@ -374,6 +374,22 @@ static void close_all(runner_t *r)
     fu_transports_close_loop(r->lp, hs, sizeof(hs) / sizeof(hs[0]), r->tk, r->svc_on ? &r->svc : NULL);
 }
 
+/* Service mode: the run state an operator command left, so that a restart of serve
+ * restores a pause or an abort (the journal's state is otherwise written at the end). */
+static void journal_run_state(runner_t *r)
+{
+    if (!r->attached || r->j == NULL || r->crashed)
+        return;
+    fu_sched_stats_t st;
+    fu_sched_stats(r->s, &st);
+    if (st.run == FU_RUN_FINISHED)
+        return; /* report_end writes it */
+    /* A halt is not journaled: resume recounts the budgets and halts again. */
+    const char *state = st.run == FU_RUN_PAUSED || st.run == FU_RUN_ABORTING ? fu_run_state_name(st.run)
+                                                                             : "running";
+    fu_journal_rollout_end(r->j, r->id, state, st.run == FU_RUN_ABORTING ? st.halt_reason : NULL, 0);
+}
+
 /* The first turn on the loop; the CLI then runs the loop, service mode returns. */
 static void start_real(runner_t *r)
 {
@@ -391,8 +407,10 @@ static void start_real(runner_t *r)
         uv_signal_start(&r->sigterm, on_signal, SIGTERM);
         uv_timer_start(&r->tick, on_tick, 250, 250);
     }
-    if (r->o->start_paused)
+    if (r->o->start_paused || r->resume_paused) {
         fu_sched_operator(r->s, FU_OP_PAUSE, r->now);
+        journal_run_state(r);
+    }
     turn(r, r->now);
     operator_at_start(r);
     arm(r);
@@ -548,6 +566,8 @@ static int load_selection(runner_t *r, fu_journal_t *j, int64_t id, char *err, s
     }
     int rc = 0;
     r->resume_aborting = strcmp(row.state, "aborting") == 0;
+    /* An operator pause outlives a restart of serve (deploy has no pause: it runs on). */
+    r->resume_paused = r->attached && strcmp(row.state, "paused") == 0;
     if (strcmp(row.state, "finished") == 0) {
         snprintf(err, errlen, "rollout %lld has already finished (%s)", (long long)id,
                  row.reason ? row.reason : "all nodes ended");
@@ -871,11 +891,9 @@ const char *fu_rollout_command(fu_rollout_t *r, fu_operator_t op)
         snprintf(msg, sizeof(msg), "%s by the operator (API)", fu_operator_name(op));
         fu_journal_event(r->j, r->id, r->now, "operator", 0, msg);
     }
-    if (was_finished && !finished(r)) { /* retry reopened it */
+    if (was_finished && !finished(r)) /* retry reopened it */
         r->end_reported = false;
-        if (r->j)
-            fu_journal_rollout_end(r->j, r->id, "running", NULL, 0);
-    }
+    journal_run_state(r);
     arm(r);
     return NULL;
 }

@@ -757,37 +757,57 @@ fu_operator_t fu_operator_parse(const char *name)
     return FU_OP__COUNT;
 }
 
-/* Failed and unreachable nodes go back to pending, before the cursor (their waves have
- * opened), with their failures taken out of the budgets. A run that ended on a halt had
- * cancelled the nodes it never started: they go back to pending too, and the cursor back
- * to the first of them. Returns how many nodes were failed or unreachable. */
+/* Nothing in flight: no node is legitimately blocked by a max_per label, so the blocked
+ * lists and the readmit ring are emptied (entries a halt left there for nodes it then
+ * cancelled would otherwise come back twice and chain a node to itself). */
+static void limits_reset(fu_sched_t *s)
+{
+    for (uint32_t l = 0; l < s->nlimits; l++)
+        for (uint32_t i = 0; i < s->n; i++)
+            s->blocked_head[l][s->value_of[l][i]] = 0;
+    if (s->nlimits)
+        memset(s->next_blocked, 0, (s->n + 1) * sizeof(uint32_t));
+    s->readmit.n = 0;
+    s->readmit.head = 0;
+}
+
+/* Failed and unreachable nodes go back to pending with their failures taken out of the
+ * budgets; a run that ended on a halt also gets back the nodes the halt never started.
+ * With nodes in flight they are tried before the cursor (readmit: their waves have
+ * opened); with none, the cursor goes back to the first pending node. Returns how many
+ * nodes were failed or unreachable. */
 static uint32_t retry_failed(fu_sched_t *s)
 {
     uint32_t k = 0;
+    bool idle = s->in_flight == 0;
+    if (idle)
+        limits_reset(s);
     for (uint32_t i = 0; i < s->n; i++) {
         fu_sched_node_t *n = &s->nodes[i];
-        if (n->state == FU_NS_CANCELLED && s->run == FU_RUN_FINISHED && !s->aborted) {
-            s->wave_left[n->wave]++;
-            to(s, i, FU_NS_PENDING, FU_PHASE_CONNECT, NULL);
-            if (i < s->cursor)
-                s->cursor = i;
-            continue;
-        }
-        if (n->state != FU_NS_FAILED && n->state != FU_NS_UNREACHABLE)
+        bool never_started = n->state == FU_NS_CANCELLED && s->run == FU_RUN_FINISHED && !s->aborted;
+        if (!never_started && n->state != FU_NS_FAILED && n->state != FU_NS_UNREACHABLE)
             continue;
         if (n->state == FU_NS_FAILED) {
             s->failed_total--;
             s->wave_failed[n->wave]--;
-        } else {
+        } else if (n->state == FU_NS_UNREACHABLE) {
             s->unreachable_total--;
         }
         s->wave_left[n->wave]++;
         memset(&n->plan, 0, sizeof(n->plan));
-        to(s, i, FU_NS_PENDING, FU_PHASE_CONNECT, "retried by the operator");
+        to(s, i, FU_NS_PENDING, FU_PHASE_CONNECT, never_started ? NULL : "retried by the operator");
         n->attempts = 0;
-        ring_push(&s->readmit, &i);
-        k++;
+        if (!idle)
+            ring_push(&s->readmit, &i);
+        k += !never_started;
     }
+    /* Idle: the readmit ring was emptied, so the cursor goes back to the first pending
+     * node, whichever way it had been passed. */
+    for (uint32_t i = 0; idle && i < s->cursor; i++)
+        if (s->nodes[i].state == FU_NS_PENDING) {
+            s->cursor = i;
+            break;
+        }
     return k;
 }
 
@@ -823,7 +843,8 @@ const char *fu_sched_operator(fu_sched_t *s, fu_operator_t op, uint64_t now)
         if (s->run != FU_RUN_AWAIT_PROMOTE)
             return "no canary wave is waiting for promote";
         s->gate_passed = s->open_wave + 1;
-        run_to(s, FU_RUN_RUNNING, "canary promoted by the operator");
+        /* An operator pause given while the canary waited still holds. */
+        run_to(s, s->op_paused ? FU_RUN_PAUSED : FU_RUN_RUNNING, "canary promoted by the operator");
         break;
     case FU_OP_ABORT:
         if (s->run == FU_RUN_FINISHED)

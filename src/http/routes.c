@@ -226,16 +226,16 @@ static void serve_package(fu_routes_t *r, fu_http_request_t *req)
         reply(r, FU_ROUTE_PKG, req, 401, "a node token (Authorization: Bearer, or ?t=) is needed");
         return;
     }
-    bool ok = fu_admin_check(r->secrets, tok) ||
-              (fu_token_split(tok, ro, sizeof(ro), node, sizeof(node)) &&
-               token_ok(r, ro, node, tok) && node_exists(r, ro, node));
+    bool admin = fu_admin_check(r->secrets, tok);
+    bool ok = admin || (fu_token_split(tok, ro, sizeof(ro), node, sizeof(node)) &&
+                        token_ok(r, ro, node, tok) && node_exists(r, ro, node));
     if (!ok) {
         reply(r, FU_ROUTE_PKG, req, 403, "this token is not valid here");
         return;
     }
     const fu_package_t *p = strlen(sha) == 64 ? fu_packages_find(r->packages, sha) : NULL;
-    if (p == NULL && r->ext.package && strlen(sha) == 64)
-        p = r->ext.package(r->ext.ud, sha);
+    if (p == NULL && r->ext.package && strlen(sha) == 64) /* a node: its own rollout's only */
+        p = r->ext.package(r->ext.ud, admin ? NULL : ro, sha);
     if (p == NULL) {
         reply(r, FU_ROUTE_PKG, req, 404, "no package with this SHA-256");
         return;

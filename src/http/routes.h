@@ -32,8 +32,9 @@ typedef struct {
     bool (*api)(void *ud, fu_http_request_t *req);
     /* More gauges for /metrics, in Prometheus text. */
     void (*metrics)(void *ud, FILE *out);
-    /* Packages beyond the service's own fleet's (submitted rollouts'), or NULL. */
-    const fu_package_t *(*package)(void *ud, const char *sha256);
+    /* Packages beyond the service's own fleet's: those of rollout (the node token's;
+     * NULL for the admin token: any rollout's), or NULL. */
+    const fu_package_t *(*package)(void *ud, const char *rollout, const char *sha256);
     /* Is node in rollout? (beyond the service's own fleet) */
     bool (*node_known)(void *ud, const char *rollout, const char *node);
     /* A node's status post, accepted (token and body checked). */

@@ -185,13 +185,32 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
+#define ROW_REASON_MAX 200
+
+/* A reason in a node row (lists, the event stream): at most ROW_REASON_MAX bytes, cut
+ * between UTF-8 characters, so that a snapshot of many failed nodes stays small; the
+ * node's detail has it whole. */
+static json_t *row_reason(const char *r)
+{
+    size_t n = r ? strlen(r) : 0;
+    if (n <= ROW_REASON_MAX)
+        return str_or_null(r);
+    n = ROW_REASON_MAX;
+    while (n > 0 && ((unsigned char)r[n] & 0xC0) == 0x80)
+        n--;
+    char buf[ROW_REASON_MAX + 8];
+    memcpy(buf, r, n);
+    memcpy(buf + n, "\xe2\x80\xa6", 4); /* … */
+    return json_string(buf);
+}
+
 /* [idx, state, phase, attempts, reason]: the row of the event stream. */
 static json_t *state_row(fu_mgr_entry_t *e, uint32_t i)
 {
     const fu_sched_node_t *n = fu_sched_node(fu_rollout_sched(e->r), i);
     return json_pack("[i, s, s, i, o]", (int)i, fu_node_state_name((fu_node_state_t)n->state),
                      fu_phase_name((fu_phase_t)n->phase), (int)n->attempts,
-                     str_or_null(fu_rollout_reason(e->r, i)));
+                     row_reason(fu_rollout_reason(e->r, i)));
 }
 
 static json_t *groups_json(const fu_fleet_t *f, const fu_node_t *n)
@@ -224,7 +243,7 @@ static json_t *nodes_json(fu_mgr_entry_t *e)
                                               fu_node_state_name((fu_node_state_t)n->state),
                                               fu_phase_name((fu_phase_t)n->phase), (int)n->wave,
                                               groups_json(e->f, fn), labels_json(fn),
-                                              (int)n->attempts, str_or_null(fu_rollout_reason(e->r, i))));
+                                              (int)n->attempts, row_reason(fu_rollout_reason(e->r, i))));
     }
     return json_pack("{s:[s,s,s,s,s,s,s,s], s:o}", "fields", "name", "state", "phase", "wave",
                      "groups", "labels", "attempts", "reason", "nodes", rows);
@@ -311,7 +330,7 @@ char *fu_api_nodes_event(fu_mgr_entry_t *e, const uint32_t *idx, uint32_t n, siz
     for (uint32_t k = 0; k < n; k += SSE_MAX_ROWS_PER_EVENT) {
         json_t *rows = json_array();
         for (uint32_t j = k; j < n && j < k + SSE_MAX_ROWS_PER_EVENT; j++)
-            json_array_append_new(rows, state_row(e, idx ? idx[j] : j));
+            json_array_append_new(rows, state_row(e, idx[j]));
         size_t l;
         char *t = sse("nodes", json_pack("{s:o}", "rows", rows), &l);
         fwrite(t, 1, l, out);
@@ -344,9 +363,16 @@ static void open_stream(fu_manager_t *m, fu_mgr_entry_t *e, fu_http_request_t *r
     free(t);
     fu_sched_stats_t st;
     fu_sched_stats(fu_rollout_sched(e->r), &st);
-    t = fu_api_nodes_event(e, NULL, st.nodes, &n); /* the snapshot */
-    int rc = fu_http_stream_write(s->st, t, n);
-    free(t);
+    /* The snapshot, an event (one write) per SSE_MAX_ROWS_PER_EVENT nodes. */
+    int rc = 0;
+    for (uint32_t k = 0; rc == 0 && k < st.nodes; k += SSE_MAX_ROWS_PER_EVENT) {
+        uint32_t idx[SSE_MAX_ROWS_PER_EVENT], c = 0;
+        for (; c < SSE_MAX_ROWS_PER_EVENT && k + c < st.nodes; c++)
+            idx[c] = k + c;
+        t = fu_api_nodes_event(e, idx, c, &n);
+        rc = fu_http_stream_write(s->st, t, n);
+        free(t);
+    }
     if (rc == 0)
         fu_manager_subscribe(s);
     else
@@ -445,7 +471,7 @@ typedef struct {
 static void add_row(void *ud, const fu_rollout_row_t *r)
 {
     list_ctx_t *c = ud;
-    if (fu_manager_find(c->m, r->id) == NULL && json_array_size(c->a) < 1000)
+    if (fu_manager_find(c->m, r->id) == NULL)
         json_array_append_new(c->a, row_json(r));
 }
 
@@ -458,19 +484,31 @@ static int by_id_desc(const void *a, const void *b)
 
 static void list(fu_manager_t *m, fu_http_request_t *req)
 {
+    if (m->history == NULL) { /* read once: see fu_manager_t.history */
+        list_ctx_t h = {m, json_array()};
+        fu_journal_rollouts(m->j, add_row, &h);
+        m->history = h.a;
+    }
     list_ctx_t c = {m, json_array()};
     for (fu_mgr_entry_t *e = m->entries; e; e = e->next)
         if (e->r)
             json_array_append_new(c.a, live_json(e));
-    fu_journal_rollouts(m->j, add_row, &c);
+    for (size_t k = 0; k < json_array_size(m->history); k++) {
+        json_t *row = json_array_get(m->history, k);
+        if (fu_manager_find(m, json_integer_value(json_object_get(row, "id"))) == NULL)
+            json_array_append(c.a, row);
+    }
     size_t n = json_array_size(c.a);
     json_t **v = malloc((n + 1) * sizeof(json_t *));
     for (size_t k = 0; k < n; k++)
         v[k] = json_incref(json_array_get(c.a, k));
     qsort(v, n, sizeof(json_t *), by_id_desc);
     json_t *sorted = json_array();
-    for (size_t k = 0; k < n; k++)
-        json_array_append_new(sorted, v[k]);
+    for (size_t k = 0; k < n; k++) /* the newest 1,000 */
+        if (k < 1000)
+            json_array_append_new(sorted, v[k]);
+        else
+            json_decref(v[k]);
     free(v);
     json_decref(c.a);
     send_text(m, req, 200, NULL, json_pack("{s:o}", "rollouts", sorted));
@@ -584,9 +622,15 @@ bool fu_api_handle(void *ud, fu_http_request_t *req)
         open_stream(m, e, req);
     } else if (*rest == '/' && post && fu_operator_parse(rest + 1) != FU_OP__COUNT) {
         fu_operator_t op = fu_operator_parse(rest + 1);
-        const char *why = fu_rollout_command(e->r, op);
+        int64_t other = 0;
+        const char *clash = op == FU_OP_RETRY ? fu_manager_retry_clash(m, e, &other) : NULL;
+        char busy[400];
+        if (clash)
+            snprintf(busy, sizeof(busy), "node '%.200s' is now in rollout %lld, which has not "
+                     "finished: retry after it ends", clash, (long long)other);
+        const char *why = clash ? busy : fu_rollout_command(e->r, op);
         if (why) {
-            char msg[300];
+            char msg[440];
             snprintf(msg, sizeof(msg), "%s: %s", fu_operator_name(op), why);
             send_error(m, req, 409, msg, NULL);
         } else {

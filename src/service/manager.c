@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include <jansson.h>
 
 #include "core/cli.h"
 #include "core/diag.h"
@@ -217,18 +218,43 @@ fu_mgr_entry_t *fu_manager_find(fu_manager_t *m, int64_t id)
     return NULL;
 }
 
-/* Is a node of f (selected in sel) already driven by a live rollout that has not
- * finished? One node is never in two rollouts at once. */
+/* The live rollout besides `self` that has not finished and drives node `name`, or NULL.
+ * One node is never in two rollouts at once. */
+static fu_mgr_entry_t *driven_by(fu_manager_t *m, const fu_mgr_entry_t *self, const char *name)
+{
+    for (fu_mgr_entry_t *e = m->entries; e; e = e->next)
+        if (e != self && !e->finished && (e->r || !e->started) &&
+            fu_strmap_get(&e->names, name, strlen(name)))
+            return e;
+    return NULL;
+}
+
+/* A node of f (selected in sel) that a live rollout already drives, or NULL. */
 static const char *overlap(fu_manager_t *m, const fu_fleet_t *f, const bool *sel, int64_t *other)
 {
-    for (fu_mgr_entry_t *e = m->entries; e; e = e->next) {
-        if (e->finished)
+    for (size_t i = 0; i < f->nnodes; i++) {
+        fu_mgr_entry_t *e = sel[i] ? driven_by(m, NULL, f->nodes[i].name) : NULL;
+        if (e) {
+            *other = e->id;
+            return f->nodes[i].name;
+        }
+    }
+    return NULL;
+}
+
+const char *fu_manager_retry_clash(fu_manager_t *m, fu_mgr_entry_t *e, int64_t *other)
+{
+    const fu_sched_t *s = fu_rollout_sched(e->r);
+    for (uint32_t i = 0; i < e->nnodes; i++) {
+        uint8_t st = fu_sched_node(s, i)->state;
+        if (st != FU_NS_FAILED && st != FU_NS_UNREACHABLE && st != FU_NS_CANCELLED)
             continue;
-        for (size_t i = 0; i < f->nnodes; i++)
-            if (sel[i] && fu_strmap_get(&e->names, f->nodes[i].name, strlen(f->nodes[i].name))) {
-                *other = e->id;
-                return f->nodes[i].name;
-            }
+        const char *name = e->f->nodes[fu_sched_fleet_node(s, i)].name;
+        fu_mgr_entry_t *o = driven_by(m, e, name);
+        if (o) {
+            *other = o->id;
+            return name;
+        }
     }
     return NULL;
 }
@@ -247,6 +273,7 @@ static int start_entry(fu_mgr_entry_t *e, char *err, size_t errlen)
     if (fu_rollout_start(e->f, &e->o, &env, &e->r, err, errlen) != 0)
         return -1;
     e->id = fu_rollout_id(e->r);
+    e->started = true;
     const fu_sched_t *s = fu_rollout_sched(e->r);
     fu_sched_stats_t st;
     fu_sched_stats(s, &st);
@@ -282,14 +309,16 @@ static void on_packages(void *ud, const char *perr)
     fu_manager_t *m = e->m;
     char err[1024];
     int status = 201;
-    if (m->stopping) {
-        snprintf(err, sizeof(err), "the service is stopping");
+    if (m->stopping || m->journal_error[0]) {
+        snprintf(err, sizeof(err), "%s", m->stopping ? "the service is stopping"
+                                                     : "the journal cannot be written: no new rollout "
+                                                       "until serve restarts");
         status = 503;
     } else if (perr) {
         snprintf(err, sizeof(err), "%s", perr);
         status = 400;
     } else if (start_entry(e, err, sizeof(err)) != 0) {
-        status = 400;
+        status = fu_journal_failed(m->j) ? 503 : 400; /* the journal, or the fleet's nodes */
     }
     if (status != 201)
         unlink_entry(m, e);
@@ -384,38 +413,44 @@ static void on_resumed(void *ud, fu_mgr_entry_t *e, int status, const char *err)
 }
 
 typedef struct {
-    int64_t ids[256];
-    char *paths[256], *limits[256];
-    int n;
+    int64_t id;
+    char *path, *limit;
 } resumable_t;
+
+typedef struct {
+    resumable_t *v;
+    size_t n, cap;
+} resumables_t;
 
 static void collect(void *ud, const fu_rollout_row_t *r)
 {
-    resumable_t *c = ud;
-    if (!r->options.service || strcmp(r->state, "finished") == 0 || c->n == 256)
+    resumables_t *c = ud;
+    if (!r->options.service || strcmp(r->state, "finished") == 0)
         return;
-    c->ids[c->n] = r->id;
-    c->paths[c->n] = strdup(r->fleet);
-    c->limits[c->n] = r->limit ? strdup(r->limit) : NULL;
-    c->n++;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 16;
+        c->v = realloc(c->v, c->cap * sizeof(*c->v));
+    }
+    c->v[c->n++] = (resumable_t){r->id, strdup(r->fleet), r->limit ? strdup(r->limit) : NULL};
 }
 
 void fu_manager_resume_all(fu_manager_t *m)
 {
-    resumable_t c = {.n = 0};
+    resumables_t c = {NULL, 0, 0};
     fu_journal_rollouts(m->j, collect, &c);
-    for (int k = 0; k < c.n; k++) {
+    for (size_t k = 0; k < c.n; k++) {
         int status;
         char err[1024], *diag = NULL;
-        if (fu_manager_submit(m, c.paths[k], c.limits[k], false, c.ids[k], on_resumed, m,
+        if (fu_manager_submit(m, c.v[k].path, c.v[k].limit, false, c.v[k].id, on_resumed, m,
                               &status, err, sizeof(err), &diag) != 0) {
             fprintf(stderr, "fleetup serve: rollout %lld of %s cannot resume: %s\n%s",
-                    (long long)c.ids[k], c.paths[k], err, diag ? diag : "");
+                    (long long)c.v[k].id, c.v[k].path, err, diag ? diag : "");
         }
         free(diag);
-        free(c.paths[k]);
-        free(c.limits[k]);
+        free(c.v[k].path);
+        free(c.v[k].limit);
     }
+    free(c.v);
 }
 
 /* ---- what the routes ask: nodes and packages of submitted rollouts ---- */
@@ -426,11 +461,14 @@ static bool node_known(void *ud, const char *rollout, const char *node)
     return e && fu_strmap_get(&e->names, node, strlen(node)) != NULL;
 }
 
-static const fu_package_t *package(void *ud, const char *sha256)
+static const fu_package_t *package(void *ud, const char *rollout, const char *sha256)
 {
     fu_manager_t *m = ud;
+    int64_t id = rollout ? strtoll(rollout, NULL, 10) : 0;
     for (fu_mgr_entry_t *e = m->entries; e; e = e->next) {
-        const fu_package_t *p = e->r ? fu_packages_find(&e->pkgs, sha256) : NULL;
+        if (!e->started || (rollout && e->id != id))
+            continue;
+        const fu_package_t *p = fu_packages_find(&e->pkgs, sha256);
         if (p)
             return p;
     }
@@ -482,12 +520,12 @@ static void closed_one(void *ud)
         m->stopped(m->stopped_ud);
 }
 
+/* The entry (and its packages) stays until fu_manager_free: downloads may go on. */
 static void closed_rollout(void *ud)
 {
     fu_mgr_entry_t *e = ud;
-    fu_manager_t *m = e->m;
-    entry_free(e);
-    closed_one(m);
+    e->r = NULL;
+    closed_one(e->m);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -495,30 +533,25 @@ static void on_handle_closed(uv_handle_t *h)
     closed_one(h->data);
 }
 
-/* Every started rollout is closed (journaled as it is); streams get `end`. */
+/* Every running rollout is closed (journaled as it is); streams get `end`. Entries
+ * still hashing are refused by on_packages (m->stopping or the journal error). */
 static void stop_all(fu_manager_t *m)
 {
-    fu_mgr_entry_t *e = m->entries, *keep = NULL;
-    while (e) {
-        fu_mgr_entry_t *next = e->next;
-        if (e->r == NULL) { /* still hashing: on_packages sees m->stopping */
-            e->next = keep;
-            keep = e;
-        } else {
-            send_all(e, "event: end\ndata: {}\n\n", 21);
-            for (fu_mgr_sub_t *s = e->subs; s;) {
-                fu_mgr_sub_t *n = s->next;
-                fu_http_stream_close(s->st);
-                free(s);
-                s = n;
-            }
-            e->subs = NULL;
-            m->closing++;
-            fu_rollout_close(e->r, closed_rollout, e);
+    for (fu_mgr_entry_t *e = m->entries; e; e = e->next) {
+        if (e->r == NULL || e->closing)
+            continue;
+        send_all(e, "event: end\ndata: {}\n\n", 21);
+        for (fu_mgr_sub_t *s = e->subs; s;) {
+            fu_mgr_sub_t *n = s->next;
+            fu_http_stream_close(s->st);
+            free(s);
+            s = n;
         }
-        e = next;
+        e->subs = NULL;
+        e->closing = true;
+        m->closing++;
+        fu_rollout_close(e->r, closed_rollout, e);
     }
-    m->entries = keep;
 }
 
 void fu_manager_stop(fu_manager_t *m, void (*stopped)(void *ud), void *ud)
@@ -526,7 +559,8 @@ void fu_manager_stop(fu_manager_t *m, void (*stopped)(void *ud), void *ud)
     m->stopping = true;
     m->stopped = stopped;
     m->stopped_ud = ud;
-    m->closing = 3; /* the two handles, and this call */
+    m->closing += 3; /* the two handles, and this call (a journal failure may have started
+                      * closing rollouts already) */
     stop_all(m);
     fu_journal_commit(m->j); /* what the last turn wrote */
     uv_close((uv_handle_t *)&m->commit, on_handle_closed);
@@ -543,6 +577,7 @@ void fu_manager_free(fu_manager_t *m)
         m->entries = e->next;
         entry_free(e);
     }
+    json_decref(m->history);
     if (m->j)
         fu_journal_close(m->j);
     if (m->lock_fd >= 0)

@@ -48,8 +48,11 @@ struct fu_mgr_entry_s {
     char *path, *limit;
     fu_fleet_t *f;
     fu_rollout_opts_t o;
+    /* Mapped until the manager is freed, after the server has drained: a node may still
+     * be downloading when its rollout is closed. */
     fu_packages_t pkgs;
-    fu_rollout_t *r;       /* NULL until started */
+    fu_rollout_t *r;       /* NULL until started, and again once closed */
+    bool started, closing;
     fu_strmap_t names;     /* node name -> index in rollout order + 1 */
     int64_t started_ms, finished_ms;
     bool finished;
@@ -87,6 +90,9 @@ struct fu_manager_s {
     void (*stopped)(void *ud);
     void *stopped_ud;
     char journal_error[512];
+    /* GET /rollouts: the journaled rollouts no entry drives, as JSON. While serve holds
+     * the state directory's lock nothing else writes them, so they are read once. */
+    void *history; /* json_t array */
 };
 
 /* Opens the journal and locks the state directory; hooks the API into svc's routes.
@@ -112,6 +118,9 @@ int fu_manager_submit(fu_manager_t *m, const char *path, const char *limit, bool
                       char *err, size_t errlen, char **diag);
 
 fu_mgr_entry_t *fu_manager_find(fu_manager_t *m, int64_t id);
+/* Before retry reopens e: a failed, unreachable or cancelled node of e that a live,
+ * unfinished rollout now drives (its name; *other: that rollout), or NULL. */
+const char *fu_manager_retry_clash(fu_manager_t *m, fu_mgr_entry_t *e, int64_t *other);
 /* A stream of e's live feed: made before the stream opens (it is the stream's gone
  * argument), linked once the snapshot is sent; gone unlinks and frees it. */
 fu_mgr_sub_t *fu_manager_sub_new(fu_mgr_entry_t *e);

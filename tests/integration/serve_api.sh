@@ -65,14 +65,16 @@ sim:
   durations: {connect: 20ms, inventory: 50ms, stage: 50ms, install: 300ms, verify: 50ms}
   fail: {install: 20%}
 YML
-cat >"$work/b.yml" <<'YML'
+head -c 8000000 /dev/urandom >"$work/fw.bin"
+FWSHA=$(sha256sum "$work/fw.bin" | cut -d' ' -f1)
+cat >"$work/b.yml" <<YML
 fleetup: 1
 defaults: {transport: sim}
 nodes:
   b-[01:30]: {}
 baseline:
   components:
-    - {name: fw, version: "2.0"}
+    - {name: fw, version: "2.0", package: $work/fw.bin, sha256: $FWSHA}
 rollout:
   waves: [100%]
   concurrency: 2
@@ -180,6 +182,15 @@ failed=$(jq_ "d['counts']['failed']")
 api GET "/rollouts/$A/nodes"
 fnode=$(jq_ "[n[0] for n in d['nodes'] if n[1] == 'failed'][0]")
 check "node rows carry the reason" "$(jq_ "all(n[7] for n in d['nodes'] if n[1] == 'failed')")" True
+# A's failed nodes in another rollout (A2, allowed: A has finished): A's retry waits
+api POST /rollouts "{\"fleet\": \"$work/a.yml\"}"
+check "A's fleet again once A finished" "$code" 201
+A2=$(jq_ "d['id']")
+api POST "/rollouts/$A/retry"
+check "retry while another rollout drives the nodes" "$code" 409
+contains "$work/body" "is now in rollout $A2, which has not finished"
+api POST "/rollouts/$A2/abort"
+wait_for "$A2" "d['state'] == 'finished'"
 api POST "/rollouts/$A/retry"
 check "retry A" "$code" 200
 contains "$work/body" "retry applied"
@@ -192,6 +203,15 @@ api GET "/rollouts/$A/nodes/nobody"
 check "an unknown node" "$code" 404
 api GET /rollouts/999
 check "an unknown rollout" "$code" 404
+
+# --- a node token gets its own rollout's packages, not another rollout's
+TA=$("$FU" token a-01 --rollout "$A" --state-dir "$st")
+TB=$("$FU" token b-01 --rollout "$B" --state-dir "$st")
+c=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TA" "https://127.0.0.1:$S/pkg/$FWSHA")
+check "rollout A's token for B's package" "$c" 404
+c=$(curl -sk -o "$work/dl0" -w '%{http_code}' -H "Authorization: Bearer $TB" "https://127.0.0.1:$S/pkg/$FWSHA")
+check "rollout B's token for B's package" "$c" 200
+cmp -s "$work/dl0" "$work/fw.bin" && ok || bad "B's package downloaded whole"
 
 # --- the live feed: a rollout event, then a snapshot of every node
 curl -sk -N -m 2 -H "Authorization: Bearer $TOK" "$U/rollouts/$A/events" >"$work/sse" 2>/dev/null
@@ -213,7 +233,7 @@ curl -sk -H "Authorization: Bearer $TOK" "https://127.0.0.1:$S/metrics" >"$work/
 contains "$work/metrics" "fleetup_rollout_state{rollout=\"$A\",state=\"finished\"} 1"
 contains "$work/metrics" "fleetup_rollout_nodes{rollout=\"$A\",state=\"done\"}"
 contains "$work/metrics" "fleetup_wave_nodes{rollout=\"$A\",wave=\"2\",state=\"done\"}"
-contains "$work/metrics" "fleetup_rollouts{state=\"finished\"} 2"
+contains "$work/metrics" "fleetup_rollouts{state=\"finished\"} 3"
 
 # --- SSH nodes through the service: a failed installer's reason and the agent's log tail
 if [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null 2>&1; then
@@ -273,15 +293,29 @@ api POST /rollouts "{\"fleet\": \"$work/c.yml\"}"
 check "submit C" "$code" 201
 C=$(jq_ "d['id']")
 sleep 1
+api POST "/rollouts/$C/pause"
+check "pause C before the restart" "$code" 200
+# a slow download of B's package (4 s) is in progress when serve is told to stop
+curl -sk --limit-rate 2M -o "$work/dl1" -w '%{http_code}' -H "Authorization: Bearer $TB" \
+    "https://127.0.0.1:$S/pkg/$FWSHA" >"$work/dlcode" &
+cpid=$!
+sleep 1
 kill -TERM $pid
 wait $pid
 check "serve exits 0 on SIGTERM" "$?" 0
+wait $cpid
+check "a download in progress at SIGTERM" "$(cat "$work/dlcode")" 200
+cmp -s "$work/dl1" "$work/fw.bin" && ok || bad "the download across SIGTERM is whole"
 pid=
 [ -e "$st/serve.json" ] && bad "serve.json left behind" || ok
 start_serve
 contains "$work/serve.log" "rollout $C resumed"
 api GET "/rollouts/$C"
-check "C is live again" "$(jq_ "d['live']")" True
+check "C is live again, still paused" "$(jq_ "(d['live'], d['state'])")" "(True, 'paused')"
+s1=$(started)
+sleep 1
+api GET "/rollouts/$C"
+check "paused C starts nothing after the restart" "$(started)" "$s1"
 api GET "/rollouts/$B"
 check "B (finished) is journaled only" "$(jq_ "(d['live'], d['state'])")" "(False, 'finished')"
 api POST "/rollouts/$B/retry"

@@ -216,6 +216,67 @@ static void test_operator_retry_failed(void **state)
     assert_int_equal(fu_operator_parse("reboot"), FU_OP__COUNT);
 }
 
+static outcome_t first_install_fails(world_t *w, uint32_t i, fu_phase_t ph, uint32_t attempt,
+                                     uint64_t *d)
+{
+    (void)attempt;
+    *d = 1000;
+    return w->ud && i == 0 && ph == FU_PHASE_INSTALL ? OUT_FAIL : OUT_OK;
+}
+
+/* retry after a halt under max_per: the nodes the halt left on a label's blocked list
+ * (then cancelled) come back once, not twice (a node chained to itself hung the loop). */
+static void test_retry_after_halt_with_max_per(void **state)
+{
+    (void)state;
+    fu_fleet_t *f = fleet(3, "  order: sorted\n  max_per: {rack: 1}\n  max_fail: 0\n  retries: 0\n");
+    world_t *w = world_new(f, "1.0");
+    w->behave = first_install_fails;
+    w->ud = w; /* fail */
+    w->max_per_label = "rack";
+    w->max_per_limit = 1;
+    world_start(w, NULL);
+    world_run(w, UINT64_MAX);
+    fu_sched_stats_t st;
+    fu_sched_stats(w->s, &st);
+    assert_int_equal(st.run, FU_RUN_FINISHED);
+    assert_int_equal(st.by_state[FU_NS_FAILED], 1);
+    assert_int_equal(st.by_state[FU_NS_CANCELLED], 2);
+    w->ud = NULL; /* works now */
+    assert_null(fu_sched_operator(w->s, FU_OP_RETRY, w->now));
+    world_run(w, UINT64_MAX);
+    fu_sched_stats(w->s, &st);
+    assert_int_equal(st.run, FU_RUN_FINISHED);
+    assert_int_equal(st.by_state[FU_NS_DONE], 3);
+    assert_false(w->violated);
+    world_free(w);
+    fu_fleet_free(f);
+}
+
+/* An operator pause given while the canary waits outlasts promote. */
+static void test_pause_outlasts_promote(void **state)
+{
+    (void)state;
+    fu_fleet_t *f = fleet(30, "  waves: [1, 100%]\n  canary: true\n  promote: manual\n");
+    world_t *w = world_new(f, "1.0");
+    world_start(w, NULL);
+    world_run(w, UINT64_MAX);
+    fu_sched_stats_t st;
+    fu_sched_stats(w->s, &st);
+    assert_int_equal(st.run, FU_RUN_AWAIT_PROMOTE);
+    assert_null(fu_sched_operator(w->s, FU_OP_PAUSE, w->now));
+    assert_null(fu_sched_operator(w->s, FU_OP_PROMOTE, w->now));
+    world_run(w, UINT64_MAX);
+    fu_sched_stats(w->s, &st);
+    assert_int_equal(st.run, FU_RUN_PAUSED);
+    assert_int_equal(st.by_state[FU_NS_PENDING], 29);
+    assert_null(fu_sched_operator(w->s, FU_OP_RESUME, w->now));
+    world_run(w, UINT64_MAX);
+    assert_int_equal(count_state(w, FU_NS_DONE), 30);
+    world_free(w);
+    fu_fleet_free(f);
+}
+
 /* A per-wave budget in percent: 10% of a 20-node wave is 2. */
 static void test_wave_budget_percent(void **state)
 {
@@ -623,6 +684,8 @@ int main(void)
         cmocka_unit_test(test_abort_cancels_retries),
         cmocka_unit_test(test_percent_exact),
         cmocka_unit_test(test_operator_retry_failed),
+        cmocka_unit_test(test_retry_after_halt_with_max_per),
+        cmocka_unit_test(test_pause_outlasts_promote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
