@@ -309,8 +309,9 @@ cmp -s "$work/dl1" "$work/fw.bin" && ok || bad "the download across SIGTERM is w
 pid=
 [ -e "$st/serve.json" ] && bad "serve.json left behind" || ok
 start_serve
+# (a resumed rollout starts once its packages are hashed, after serve.json is written)
+wait_for "$C" "d['live']"
 contains "$work/serve.log" "rollout $C resumed"
-api GET "/rollouts/$C"
 check "C is live again, still paused" "$(jq_ "(d['live'], d['state'])")" "(True, 'paused')"
 s1=$(started)
 sleep 1
