@@ -45,12 +45,16 @@ L.runTest('dashboard_e2e', URL_, 150000, async (h, page) => {
 
   // 3. A filter: state = done shows done nodes only; the search narrows to one node.
   await page.selectOption('#filter-state', 'done');
+  /* The table redraws on the next frame: wait for it (a filter that does not work
+   * times out here, naming the states it shows). */
+  let seen = [];
   const rows = await L.waitFor(async () => {
     const r = await L.visibleRows(page);
-    return r.length > 0 && r;
-  }, 'rows with state done');
-  L.check(rows.every((r) => r.state === 'done'), 'filter state=done shows ' +
-    JSON.stringify([...new Set(rows.map((r) => r.state))]));
+    seen = [...new Set(r.map((x) => x.state))];
+    return r.length > 0 && r.every((x) => x.state === 'done') && r;
+  }, 'the filter state=done to show done rows only', { timeout: 5000 }).catch((e) => {
+    L.fail(e.message + '; states shown: ' + JSON.stringify(seen));
+  });
   const [shown, all] = await L.nodesCount(page);
   L.check(shown > 0 && shown < all, 'filtered count ' + shown + ' of ' + all);
   await L.screenshot(page, 'e2e-2-filter-done');

@@ -33,14 +33,7 @@ PORT=$((26000 + $$ % 2000))
 "$SIM" --nodes 4 --port $PORT --seed 7 --fault auth=1 --state-dir "$work/state" \
     --write-inventory "$work/bmcs.yml" >"$work/sim.log" 2>&1 &
 pid=$!
-i=0
-while [ ! -s "$work/bmcs.yml" ]; do
-    i=$((i + 1))
-    if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
-        echo "FAIL: fleetsim did not write its inventory:" >&2; cat "$work/sim.log" >&2; exit 1
-    fi
-    sleep 0.1
-done
+wait_file "$work/bmcs.yml" "$pid" "$work/sim.log" fleetsim
 PW=$(cat "$work/bmcs.yml.password")
 
 # --- the inventory

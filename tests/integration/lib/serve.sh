@@ -7,14 +7,7 @@
 serve_start() {
     "$FU" serve --state-dir "$1" --bind 127.0.0.1 --port "$2" --ssl-port "$3" >"$work/serve.log" 2>&1 &
     pid=$!
-    _i=0
-    while ! [ -s "$1/serve.json" ]; do
-        _i=$((_i + 1))
-        if [ $_i -gt 100 ] || ! kill -0 $pid 2>/dev/null; then
-            echo "FAIL: serve did not start:" >&2; cat "$work/serve.log" >&2; exit 1
-        fi
-        sleep 0.1
-    done
+    wait_file "$1/serve.json" $pid "$work/serve.log" serve
     TOK=$(cat "$1/admin.token")
 }
 
