@@ -67,19 +67,7 @@ L.runTest('dashboard_e2e', URL_, 150000, async (h, page) => {
   await page.fill('#search', '');
   await page.selectOption('#filter-state', '');
 
-  // 4. Failed nodes are listed with their reason; one opens with its detail.
-  const failedItem = await L.waitFor(async () => (await page.$$('#failed [data-node]'))[0],
-    'a failed node in #failed', { timeout: 40000 });
-  const reason = await failedItem.textContent();
-  L.check(/Flash failed: write error/.test(reason), 'the failed node shows its reason: ' + reason);
-  await failedItem.click();
-  await page.waitForSelector('#node-detail:not([hidden])', { timeout: 5000 });
-  await L.waitForText(page, '#node-detail', /Flash failed: write error/);
-  await L.screenshot(page, 'e2e-3-failed-node');
-  const closeBtn = await page.$('#node-detail-close');
-  if (closeBtn) await closeBtn.click();
-
-  // 5. Pause (button, confirmation): the run state says so and no node starts.
+  // 4. Pause (button, confirmation): the run state says so and no node starts.
   const text = await L.operate(page, 'pause');
   L.check(/pause/i.test(text) && text.includes(String(ID)), 'the confirmation names the command and rollout: ' + text);
   await L.waitForText(page, '#run-state', 'paused');
@@ -95,15 +83,27 @@ L.runTest('dashboard_e2e', URL_, 150000, async (h, page) => {
     'the dashboard\'s pending count holds while paused: ' + d1.pending + ' then ' + d2.pending +
     ' (API ' + p2.counts.pending + ')');
   L.check(p2.counts.pending > 0, 'nodes were left pending to prove the pause');
-  await L.screenshot(page, 'e2e-4-paused');
+  await L.screenshot(page, 'e2e-3-paused');
 
-  // 6. Resume: nodes start again.
+  // 5. Resume: nodes start again.
   await L.operate(page, 'resume');
   await L.waitForText(page, '#run-state', /^(running|awaiting-promote)$/);
   await L.waitFor(async () => startedOf(await api(h, 'GET', '/rollouts/' + ID)) > startedOf(p2),
     'a node to start after resume', { timeout: 15000 });
   await L.waitFor(async () => (await L.readCounts(page)).pending < d2.pending,
     'the dashboard to show it', { timeout: 5000 });
+
+  // 6. Failed nodes are listed with their reason; one opens with its detail.
+  const failedItem = await L.waitFor(async () => (await page.$$('#failed [data-node]'))[0],
+    'a failed node in #failed', { timeout: 60000 });
+  const reason = await failedItem.textContent();
+  L.check(/Flash failed: write error/.test(reason), 'the failed node shows its reason: ' + reason);
+  await failedItem.click();
+  await page.waitForSelector('#node-detail:not([hidden])', { timeout: 5000 });
+  await L.waitForText(page, '#node-detail', /Flash failed: write error/);
+  await L.screenshot(page, 'e2e-4-failed-node');
+  const closeBtn = await page.$('#node-detail-close');
+  if (closeBtn) await closeBtn.click();
 
   // 7. Abort, confirmed: the rollout ends; the page follows.
   await L.operate(page, 'abort');

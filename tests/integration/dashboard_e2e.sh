@@ -33,7 +33,7 @@ FLEETUP_ARTIFACTS=${FLEETUP_ARTIFACTS:-$PWD/artifacts/dashboard}
 mkdir -p "$FLEETUP_ARTIFACTS"
 export FLEETUP_ARTIFACTS
 
-# The fleet: fleetsim's 200 iLOs, the make-run baseline, three BMCs whose flash fails.
+# The fleet: fleetsim's 200 iLOs, the make-run baseline, six BMCs whose flash fails.
 sed -n '/^baseline:/,/^rollout:/p' "$SRC/inventories/fleetsim.yml" | sed '$d' |
     sed "s|package: packages/|package: $SRC/inventories/packages/|" >"$work/baseline.yml"
 {
@@ -43,7 +43,7 @@ sed -n '/^baseline:/,/^rollout:/p' "$SRC/inventories/fleetsim.yml" | sed '$d' |
     printf '  retries: 0\n  timeouts: {connect: 30s, install: 2m, verify: 2m}\n'
 } >"$work/fleet.yml"
 fleetsim_start "$work" 18600 18700 --nodes 200 --baseline "$work/fleet.yml" --flash-time 2s \
-    --fault exception=3 --seed 5
+    --fault exception=6 --seed 5
 spid=$pid
 
 S=$((18700 + $$ % 99))
