@@ -999,7 +999,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         if (!c->closing)
             flush_tls(c); /* handshake records, alerts */
         if (c->tls.failed && !c->closing) {
-            logf_(c->server, "TLS handshake or record error from %s", c->req.peer);
+            if (!c->tls.peer_closed) /* close_notify is how a client says goodbye */
+                logf_(c->server, "TLS handshake or record error from %s", c->req.peer);
             conn_close(c);
         }
     }

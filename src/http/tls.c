@@ -204,7 +204,7 @@ int fu_tls_read(fu_tls_conn_t *t, char *buf, size_t len)
     if (rc > 0)
         return rc;
     if (SSL_get_error(t->ssl, rc) == SSL_ERROR_ZERO_RETURN) {
-        t->failed = true; /* close_notify: the peer is done */
+        t->failed = t->peer_closed = true; /* close_notify: the peer is done */
         return -1;
     }
     return fatal(t, rc);

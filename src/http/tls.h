@@ -18,6 +18,7 @@ typedef struct {
     SSL *ssl;
     BIO *rbio, *wbio; /* network -> SSL, SSL -> network */
     bool handshake_done, failed;
+    bool peer_closed; /* failed because the peer sent close_notify: a normal end */
 } fu_tls_conn_t;
 
 int fu_tls_conn_init(fu_tls_conn_t *t, SSL_CTX *ctx, bool server);
