@@ -385,8 +385,9 @@ static void journal_run_state(runner_t *r)
     if (st.run == FU_RUN_FINISHED)
         return; /* report_end writes it */
     /* A halt is not journaled: resume recounts the budgets and halts again. */
-    const char *state = st.run == FU_RUN_PAUSED || st.run == FU_RUN_ABORTING ? fu_run_state_name(st.run)
-                                                                             : "running";
+    const char *state = st.run == FU_RUN_ABORTING                          ? "aborting"
+                        : st.run == FU_RUN_PAUSED || st.operator_paused ? "paused"
+                                                                          : "running";
     fu_journal_rollout_end(r->j, r->id, state, st.run == FU_RUN_ABORTING ? st.halt_reason : NULL, 0);
 }
 

@@ -996,6 +996,7 @@ void fu_sched_stats(const fu_sched_t *s, fu_sched_stats_t *out)
     memcpy(out->in_phase, s->in_phase, sizeof(out->in_phase));
     out->transitions = s->transitions;
     out->run = s->run;
+    out->operator_paused = s->op_paused;
     out->halt_reason = s->halt_reason[0] ? s->halt_reason : NULL;
 }
 

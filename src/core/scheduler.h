@@ -109,6 +109,7 @@ typedef struct {
     uint32_t in_flight, in_phase[FU_PHASE__COUNT];
     uint64_t transitions;
     fu_run_state_t run;
+    bool operator_paused; /* a pause only resume ends (also while a gate holds the run) */
     const char *halt_reason;
 } fu_sched_stats_t;
 

@@ -295,6 +295,14 @@ C=$(jq_ "d['id']")
 sleep 1
 api POST "/rollouts/$C/pause"
 check "pause C before the restart" "$code" 200
+# D: a canary waiting for promote, paused by the operator meanwhile
+sed -e 's/a-\[01:40\]/d-[01:20]/' -e 's/"2.0"/"4.0"/' "$work/a.yml" >"$work/d.yml"
+api POST /rollouts "{\"fleet\": \"$work/d.yml\"}"
+check "submit D" "$code" 201
+D=$(jq_ "d['id']")
+wait_for "$D" "d['state'] == 'awaiting-promote'"
+api POST "/rollouts/$D/pause"
+check "pause D at its canary gate" "$code" 200
 # a slow download of B's package (4 s) is in progress when serve is told to stop
 curl -sk --limit-rate 2M -o "$work/dl1" -w '%{http_code}' -H "Authorization: Bearer $TB" \
     "https://127.0.0.1:$S/pkg/$FWSHA" >"$work/dlcode" &
@@ -317,6 +325,14 @@ s1=$(started)
 sleep 1
 api GET "/rollouts/$C"
 check "paused C starts nothing after the restart" "$(started)" "$s1"
+# after the restart D is paused (the operator's pause), and its canary gate still holds
+wait_for "$D" "d['live'] and d['state'] == 'paused'"
+api POST "/rollouts/$D/resume"
+check "resume D after the restart" "$code" 200
+check "D's canary gate held over the restart" "$(jq_ "d['state']")" awaiting-promote
+api POST "/rollouts/$D/promote"
+check "promote D" "$(jq_ "(d['state'])")" running
+api POST "/rollouts/$D/abort"
 api GET "/rollouts/$B"
 check "B (finished) is journaled only" "$(jq_ "(d['live'], d['state'])")" "(False, 'finished')"
 api POST "/rollouts/$B/retry"
