@@ -190,8 +190,13 @@ static void on_timeout(uv_timer_t *t);
 
 static void arm(fu_http_conn_t *c, uint64_t ms)
 {
-    if (!c->closing)
-        uv_timer_start(&c->timer, on_timeout, ms, 0);
+    if (c->closing)
+        return;
+    /* The loop's clock is read once per iteration; one iteration that accepts a thousand
+     * connections lasts long enough that a deadline from it would come early (a vDSO
+     * clock read per arm is cheap). */
+    uv_update_time(c->server->loop);
+    uv_timer_start(&c->timer, on_timeout, ms, 0);
 }
 
 /* ---- writing ---- */
