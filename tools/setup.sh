@@ -13,7 +13,8 @@ BENCH="ansible-core ansible time nginx wrk pdsh pssh clustershell iproute2"
 
 want="$BUILD $TEST"
 # The browser tests drive chromium with playwright-core from npm (tests/browser, npm ci
-# at test time). Debian packages npm apart; a NodeSource nodejs carries its own.
+# at test time; Node.js 20 or later, else those tests skip and say so). Debian packages npm
+# apart; a NodeSource nodejs carries its own.
 command -v npm >/dev/null 2>&1 || want="$want npm"
 check_only=0
 for arg in "$@"; do

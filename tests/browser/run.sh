@@ -13,6 +13,9 @@ chromium=${FLEETUP_CHROMIUM:-/usr/bin/chromium}
 
 if [ ! -x "$chromium" ]; then echo "skip: no chromium at $chromium"; exit 77; fi
 if ! command -v node >/dev/null 2>&1; then echo "skip: node is not installed"; exit 77; fi
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "skip: playwright-core needs Node.js 20 or later, not $(node -v)"; exit 77
+fi
 if ! command -v python3 >/dev/null 2>&1; then echo "skip: python3 is not installed"; exit 77; fi
 
 if [ ! -d "$here/node_modules/playwright-core" ]; then

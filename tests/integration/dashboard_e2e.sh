@@ -25,6 +25,11 @@ for tool in node curl python3; do
 done
 [ -x "${FLEETUP_CHROMIUM:-/usr/bin/chromium}" ] || { echo "dashboard_e2e: no chromium: skipped"; exit 77; }
 [ -x "$SIM" ] || { echo "dashboard_e2e: no fleetsim next to $FU: skipped"; exit 77; }
+# playwright-core 1.65 needs Node.js 20 or later (Debian 12's own nodejs is 18).
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+    echo "dashboard_e2e: Node.js $(node -v) is older than 20, which playwright-core needs: skipped"
+    exit 77
+fi
 if [ ! -d "$B/node_modules/playwright-core" ]; then
     command -v npm >/dev/null || { echo "dashboard_e2e: npm missing: skipped"; exit 77; }
     (cd "$B" && npm ci --no-audit --no-fund --loglevel=error) || { echo "FAIL: npm ci in $B" >&2; exit 1; }
